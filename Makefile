@@ -1,0 +1,31 @@
+# Two commands do all the set-up on a fresh machine: `make quickstart` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# A CPU build of torch, installed before the hf extra so nothing pulls CUDA wheels.
+TORCH_SPEC ?= torch==2.13.0
+PIP := $(BIN)/pip --disable-pip-version-check --quiet
+STAMP := $(VENV)/.installed
+
+.PHONY: install quickstart test lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install "$(TORCH_SPEC)" 2>&1 | grep -v "^WARNING: Location" || true
+	$(PIP) install -e ".[hf,dev]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(BIN)/python -c "import eval_orchestrator, torch, transformers, inspect_ai, wandb, moto"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+quickstart: $(STAMP)
+	PATH="$(abspath $(BIN)):$$PATH" bash scripts/quickstart.sh
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+
+clean:
+	rm -rf .quickstart .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,87 @@
+"""Results artifacts and lineage: what each job leaves behind in W&B and on disk.
+
+Lineage (model version -> eval run -> results) cannot be written to W&B offline
+(``use_artifact`` raises there), so every job appends a record to a JSONL spool beside the
+W&B run files; a later sync can replay it. Online runs record it too: the spool is the
+one place that lists every job's lineage, whatever the mode.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from eval_orchestrator.plan import Job
+
+RESULTS_TYPE = "eval-results"
+LINEAGE_FILE = "lineage.jsonl"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
+
+
+def results_artifact_name(job: Job) -> str:
+    """Unique per checkpoint collection, task and task args; never a bare 'results'."""
+    parts = [_slug(job.collection), _slug(job.task_name)]
+    if job.args_suffix:
+        parts.append(job.args_suffix)
+    return "-".join(parts) + "-results"
+
+
+def checkpoint_alias(job: Job) -> str:
+    # 'vN' is W&B's own version index on the results artifact, so name the checkpoint version in full.
+    return f"{_slug(job.collection)}-{job.version}"
+
+
+def write_summary(job: Job, out_dir: Path, summary: dict[str, Any]) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "summary.json"
+    payload = {"job": job.to_metadata(), **summary}
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
+    return path
+
+
+def log_results_artifact(
+    run: Any, job: Job, log_file: Path | None, summary_file: Path, metrics: dict[str, Any]
+) -> str:
+    """Log the job's results artifact on ``run``; returns 'name:alias'."""
+    import wandb
+
+    name = results_artifact_name(job)
+    artifact = wandb.Artifact(
+        name,
+        type=RESULTS_TYPE,
+        description=f"Inspect results of {job.task_name} on {job.ref}",
+        metadata={"checkpoint_ref": job.ref, "checkpoint_digest": job.digest, "job_key": job.key, **metrics},
+    )
+    if log_file is not None and log_file.is_file():
+        artifact.add_file(str(log_file), name=f"logs/{log_file.name}")
+    artifact.add_file(str(summary_file), name="summary.json")
+    alias = checkpoint_alias(job)
+    run.log_artifact(artifact, aliases=[alias])
+    return f"{name}:{alias}"
+
+
+def lineage_spool(wandb_dir: str | Path) -> Path:
+    """Where lineage records wait for a sync: beside W&B's own run folders."""
+    return Path(wandb_dir) / "wandb" / "eval-orchestrator"
+
+
+def record_lineage(spool_dir: Path, record: dict[str, Any]) -> Path:
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    path = spool_dir / LINEAGE_FILE
+    line = json.dumps({**record, "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")}, sort_keys=True)
+    with path.open("a") as fh:
+        fh.write(line + "\n")
+    return path
+
+
+def read_lineage(spool_dir: Path) -> list[dict[str, Any]]:
+    path = spool_dir / LINEAGE_FILE
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

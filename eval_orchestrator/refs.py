@@ -1,0 +1,110 @@
+"""Checkpoint reference grammar (parse / format), no I/O.
+
+Users paste what the W&B UI shows, so we accept W&B's own forms:
+
+    wandb-registry-model/<collection>:<alias|vN>
+    <org>/wandb-registry-model/<collection>:<alias|vN>
+    <entity>/<project>/<name>:<alias|vN>
+    <entity>/model-registry/<name>:<alias|vN>          (legacy model registry)
+
+and the embedded registry's ``local-registry/<collection>:<alias|vN>``.
+A missing ``:<alias>`` means ``latest``, as in W&B.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from eval_orchestrator.errors import RefError
+
+LOCAL_PREFIX = "local-registry"
+REGISTRY_PROJECT_PREFIX = "wandb-registry-"
+LEGACY_REGISTRY_PROJECT = "model-registry"
+DEFAULT_ALIAS = "latest"
+
+# W&B artifact names: letters, digits, '-', '_', '.'; aliases may not contain '/' or ':'.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+ALIAS_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+VERSION_PATTERN = re.compile(r"^v(\d+)$")
+
+Backend = Literal["local", "wandb"]
+
+
+@dataclass(frozen=True)
+class CheckpointRef:
+    """A parsed checkpoint reference. ``alias`` holds either an alias or a version ``vN``."""
+
+    backend: Backend
+    collection: str
+    alias: str = DEFAULT_ALIAS
+    project: str | None = None  # W&B project: "wandb-registry-model", "model-registry", a team project
+    entity: str | None = None  # W&B entity or org; None means "the default one"
+
+    @property
+    def version_index(self) -> int | None:
+        """N for a ``vN`` reference, None for an alias."""
+        match = VERSION_PATTERN.match(self.alias)
+        return int(match.group(1)) if match else None
+
+    @property
+    def is_registry(self) -> bool:
+        return self.project is not None and self.project.startswith(REGISTRY_PROJECT_PREFIX)
+
+    def with_alias(self, alias: str) -> CheckpointRef:
+        return CheckpointRef(self.backend, self.collection, alias, self.project, self.entity)
+
+    def __str__(self) -> str:
+        return format_ref(self)
+
+
+def _fail(text: str, why: str) -> RefError:
+    return RefError(
+        f"invalid checkpoint reference {text!r}: {why}; expected e.g. "
+        "'local-registry/<collection>:<alias|vN>' or 'wandb-registry-model/<collection>:<alias|vN>'"
+    )
+
+
+def parse_ref(text: str) -> CheckpointRef:
+    """Parse a checkpoint reference, raising RefError with a one-line explanation."""
+    raw = text.strip()
+    if not raw:
+        raise _fail(text, "it is empty")
+    path, sep, alias = raw.partition(":")
+    if sep:
+        if not alias:
+            raise _fail(text, "nothing after ':'")
+        if not ALIAS_PATTERN.match(alias):
+            raise _fail(text, f"alias {alias!r} may only hold letters, digits, '-', '_' and '.'")
+    else:
+        alias = DEFAULT_ALIAS
+    parts = path.split("/")
+    if any(not p for p in parts):
+        raise _fail(text, "empty path segment")
+    for part in parts:
+        if not NAME_PATTERN.match(part):
+            raise _fail(text, f"segment {part!r} may only hold letters, digits, '-', '_' and '.'")
+
+    if len(parts) == 2 and parts[0] == LOCAL_PREFIX:
+        return CheckpointRef("local", parts[1], alias)
+    if len(parts) == 2 and parts[0].startswith(REGISTRY_PROJECT_PREFIX):
+        return CheckpointRef("wandb", parts[1], alias, project=parts[0])
+    if len(parts) == 3:
+        entity, project, name = parts
+        if project == LOCAL_PREFIX or entity == LOCAL_PREFIX:
+            raise _fail(text, "the local registry takes no entity: use 'local-registry/<collection>:<alias>'")
+        return CheckpointRef("wandb", name, alias, project=project, entity=entity)
+    if len(parts) == 1:
+        raise _fail(text, "a bare name needs its registry or project in front")
+    if len(parts) == 2:
+        raise _fail(text, f"unknown registry {parts[0]!r}")
+    raise _fail(text, "too many '/' segments")
+
+
+def format_ref(ref: CheckpointRef) -> str:
+    """The canonical text of a reference; ``parse_ref(format_ref(r)) == r``."""
+    if ref.backend == "local":
+        return f"{LOCAL_PREFIX}/{ref.collection}:{ref.alias}"
+    prefix = f"{ref.entity}/" if ref.entity else ""
+    return f"{prefix}{ref.project}/{ref.collection}:{ref.alias}"

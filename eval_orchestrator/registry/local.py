@@ -1,0 +1,212 @@
+"""The embedded, file-backed registry: W&B semantics (immutable vN, moving aliases) with no account.
+
+Layout under the root::
+
+    <collection>/versions/vN/manifest.json   W&B-format manifest (path, base64 MD5, size)
+    <collection>/versions/vN/version.json    metadata, description, created_at
+    <collection>/versions/vN/files/...       the bytes
+    <collection>/aliases.json                {alias: "vN"}; "latest" moves on every add
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from eval_orchestrator.errors import RegistryError, UserError
+from eval_orchestrator.refs import ALIAS_PATTERN, NAME_PATTERN, VERSION_PATTERN, DEFAULT_ALIAS, CheckpointRef
+from eval_orchestrator.registry.base import ResolvedCheckpoint
+from eval_orchestrator.store.manifest import HASH_CHUNK, Manifest, ManifestEntry, manifest_of_dir
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    collection: str
+    version: str
+    aliases: tuple[str, ...]
+    files: int
+    bytes: int
+    created_at: str
+    digest: str
+
+
+def _write_json_atomic(path: Path, data: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
+    os.replace(tmp, path)
+
+
+class LocalFileSource:
+    def __init__(self, files_dir: Path) -> None:
+        self.files_dir = files_dir
+
+    def iter_bytes(self, entry: ManifestEntry) -> Iterator[bytes]:
+        try:
+            with (self.files_dir / entry.path).open("rb") as fh:
+                while chunk := fh.read(HASH_CHUNK):
+                    yield chunk
+        except FileNotFoundError:
+            raise RegistryError(
+                f"registry file {entry.path!r} is missing from {self.files_dir}; the local registry is damaged"
+            ) from None
+
+
+class LocalRegistry:
+    """The default registry backend; root from EVAL_ORCHESTRATOR_REGISTRY or the user data dir."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _collection_dir(self, collection: str) -> Path:
+        return self.root / collection
+
+    def _aliases(self, collection: str) -> dict[str, str]:
+        file = self._collection_dir(collection) / "aliases.json"
+        return json.loads(file.read_text()) if file.exists() else {}
+
+    def _versions(self, collection: str) -> list[str]:
+        versions_dir = self._collection_dir(collection) / "versions"
+        if not versions_dir.is_dir():
+            return []
+        found = [p.name for p in versions_dir.iterdir() if VERSION_PATTERN.match(p.name)]
+        return sorted(found, key=lambda v: int(v[1:]))
+
+    def collections(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if (p / "versions").is_dir())
+
+    def resolve(self, ref: CheckpointRef) -> ResolvedCheckpoint:
+        versions = self._versions(ref.collection)
+        if not versions:
+            known = ", ".join(self.collections()) or "none"
+            raise RegistryError(
+                f"collection {ref.collection!r} not found in the local registry at {self.root} "
+                f"(collections: {known}); register one with `eval-orchestrator registry add DIR --name {ref.collection}`"
+            )
+        aliases = self._aliases(ref.collection)
+        if ref.version_index is not None:
+            version = ref.alias
+            if version not in versions:
+                raise RegistryError(
+                    f"version {ref.alias} of {ref.collection!r} not found; it has {versions[0]}..{versions[-1]}"
+                )
+        elif ref.alias in aliases:
+            version = aliases[ref.alias]
+        else:
+            raise RegistryError(
+                f"alias {ref.alias!r} not found in {ref.collection!r}; it has aliases: {', '.join(sorted(aliases))}"
+            )
+        vdir = self._collection_dir(ref.collection) / "versions" / version
+        manifest = Manifest.from_json(json.loads((vdir / "manifest.json").read_text()))
+        info = json.loads((vdir / "version.json").read_text())
+        return ResolvedCheckpoint(
+            ref=ref,
+            version=version,
+            manifest=manifest,
+            aliases=tuple(sorted(a for a, v in aliases.items() if v == version)),
+            metadata=info.get("metadata", {}),
+            description=info.get("description"),
+            created_at=info.get("created_at"),
+        )
+
+    def source(self, resolved: ResolvedCheckpoint) -> LocalFileSource:
+        return LocalFileSource(self._collection_dir(resolved.collection) / "versions" / resolved.version / "files")
+
+    def list_versions(self, collection: str | None = None) -> list[VersionInfo]:
+        rows = []
+        for name in [collection] if collection else self.collections():
+            aliases = self._aliases(name)
+            for version in self._versions(name):
+                vdir = self._collection_dir(name) / "versions" / version
+                manifest = Manifest.from_json(json.loads((vdir / "manifest.json").read_text()))
+                info = json.loads((vdir / "version.json").read_text())
+                rows.append(
+                    VersionInfo(
+                        collection=name,
+                        version=version,
+                        aliases=tuple(sorted(a for a, v in aliases.items() if v == version)),
+                        files=len(manifest.entries),
+                        bytes=manifest.total_bytes,
+                        created_at=info.get("created_at", ""),
+                        digest=manifest.digest,
+                    )
+                )
+        if collection and not rows:
+            raise RegistryError(f"collection {collection!r} not found in the local registry at {self.root}")
+        return rows
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def _lock(self, collection: str) -> FileLock:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / f".{collection}.lock"))
+
+    def add(
+        self,
+        source_dir: str | Path,
+        collection: str,
+        aliases: list[str] | tuple[str, ...] = (),
+        metadata: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> ResolvedCheckpoint:
+        """Register the files under ``source_dir`` as the next immutable version vN."""
+        src = Path(source_dir)
+        if not src.is_dir():
+            raise UserError(f"checkpoint directory {str(src)!r} not found; pass a directory of model files")
+        if not NAME_PATTERN.match(collection):
+            raise UserError(f"collection name {collection!r} may only hold letters, digits, '-', '_' and '.'")
+        for alias in aliases:
+            if not ALIAS_PATTERN.match(alias) or VERSION_PATTERN.match(alias):
+                raise UserError(f"alias {alias!r} is not valid: use letters, digits, '-', '_', '.', and not 'vN'")
+        if not any(p.is_file() for p in src.rglob("*")):
+            raise UserError(f"checkpoint directory {str(src)!r} holds no files")
+
+        cdir = self._collection_dir(collection)
+        with self._lock(collection):
+            (cdir / "versions").mkdir(parents=True, exist_ok=True)
+            versions = self._versions(collection)
+            version = f"v{int(versions[-1][1:]) + 1 if versions else 0}"
+            staging = Path(tempfile.mkdtemp(prefix=f".add-{version}-", dir=cdir))
+            try:
+                shutil.copytree(src, staging / "files", symlinks=False)
+                manifest = manifest_of_dir(staging / "files")
+                (staging / "manifest.json").write_text(manifest.dumps())
+                info = {
+                    "metadata": dict(metadata or {}),
+                    "description": description,
+                    "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                    "source": str(src.resolve()),
+                }
+                (staging / "version.json").write_text(json.dumps(info, indent=2, sort_keys=True))
+                os.rename(staging, cdir / "versions" / version)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            table = self._aliases(collection)
+            for alias in (DEFAULT_ALIAS, *aliases):
+                table[alias] = version
+            _write_json_atomic(cdir / "aliases.json", table)
+        return self.resolve(CheckpointRef("local", collection, version))
+
+    def set_alias(self, ref: CheckpointRef, alias: str) -> ResolvedCheckpoint:
+        """Point ``alias`` at the version ``ref`` resolves to (moving it if it exists)."""
+        if not ALIAS_PATTERN.match(alias) or VERSION_PATTERN.match(alias):
+            raise UserError(f"alias {alias!r} is not valid: use letters, digits, '-', '_', '.', and not 'vN'")
+        with self._lock(ref.collection):
+            resolved = self.resolve(ref)
+            table = self._aliases(ref.collection)
+            table[alias] = resolved.version
+            _write_json_atomic(self._collection_dir(ref.collection) / "aliases.json", table)
+        return self.resolve(ref.with_alias(resolved.version))

@@ -1,0 +1,193 @@
+"""Content-addressed checkpoint store: one verified copy per manifest digest.
+
+Layout under the root (``WANDB_ARTIFACT_DIR`` or the user cache dir)::
+
+    checkpoints/<collection>/<manifest digest>/files/...   the checkpoint (the path models load)
+    checkpoints/<collection>/<manifest digest>/stamp.json   manifest + (size, mtime_ns) per file
+    locks/<manifest digest>.lock
+
+A version is filled in a temp dir beside its final place, every file's MD5 checked against the
+manifest while it streams in, then renamed into place in one atomic step, under a file lock.
+So a directory that exists is complete, a crash leaves only a temp dir (swept later), and
+concurrent resolvers wait for one download instead of reading half of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from filelock import FileLock
+
+from eval_orchestrator.errors import StoreError
+from eval_orchestrator.registry.base import FileSource, ResolvedCheckpoint
+from eval_orchestrator.store.manifest import ManifestEntry, b64_md5, file_digest
+
+log = logging.getLogger(__name__)
+
+STAMP = "stamp.json"
+FILES = "files"
+
+
+@dataclass(frozen=True)
+class Materialized:
+    """A checkpoint on local disk, ready to load."""
+
+    resolved: ResolvedCheckpoint
+    path: Path
+    bytes_copied: int  # 0 on a warm hit
+
+
+def _safe_component(name: str) -> str:
+    # Collection names are already restricted by the ref grammar; keep the store path free of ':'.
+    return name.replace(":", "_").replace("/", "_")
+
+
+class CheckpointStore:
+    def __init__(self, root: str | Path, workers: int = 8) -> None:
+        self.root = Path(root)
+        self.workers = workers
+
+    def entry_dir(self, resolved: ResolvedCheckpoint) -> Path:
+        return self.root / "checkpoints" / _safe_component(resolved.collection) / resolved.digest
+
+    def fetch(
+        self,
+        resolved: ResolvedCheckpoint,
+        source: FileSource,
+        verify: bool = False,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> Materialized:
+        """Return the verified local directory of ``resolved``, materialising it if needed."""
+        final = self.entry_dir(resolved)
+        if self._usable(final, resolved, verify):
+            self._touch(final)
+            return Materialized(resolved, final / FILES, 0)
+        (self.root / "locks").mkdir(parents=True, exist_ok=True)
+        with FileLock(str(self.root / "locks" / f"{resolved.digest}.lock")):
+            # Another process may have finished it while we waited for the lock.
+            if self._usable(final, resolved, verify):
+                self._touch(final)
+                return Materialized(resolved, final / FILES, 0)
+            if final.exists():
+                self._discard(final)
+            copied = self._materialize(resolved, source, final, on_bytes)
+        return Materialized(resolved, final / FILES, copied)
+
+    # -- checks ------------------------------------------------------------------------------
+
+    def _usable(self, final: Path, resolved: ResolvedCheckpoint, verify: bool) -> bool:
+        stamp_file = final / STAMP
+        if not stamp_file.is_file():
+            return False
+        try:
+            self.check(final, resolved, rehash=verify)
+        except StoreError as exc:
+            log.warning("%s; discarding the stored copy and fetching it again", exc)
+            return False
+        return True
+
+    def check(self, final: Path, resolved: ResolvedCheckpoint, rehash: bool) -> None:
+        """Raise StoreError naming the first file that differs from what was verified."""
+        stamp = json.loads((final / STAMP).read_text())
+        recorded: dict[str, list[int]] = stamp["files"]
+        label = f"{resolved.collection}:{resolved.version}"
+        for path, entry in resolved.manifest.entries.items():
+            file = final / FILES / path
+            try:
+                st = file.stat()
+            except FileNotFoundError:
+                raise StoreError(f"stored checkpoint {label} is missing {path!r}") from None
+            size, mtime_ns = recorded.get(path, [-1, -1])
+            if st.st_size != entry.size or st.st_size != size or st.st_mtime_ns != mtime_ns:
+                raise StoreError(f"stored file {path!r} of {label} was modified after it was verified")
+            if rehash and file_digest(file)[0] != entry.digest:
+                raise StoreError(f"stored file {path!r} of {label} does not match its digest")
+
+    # -- filling -----------------------------------------------------------------------------
+
+    def _materialize(
+        self,
+        resolved: ResolvedCheckpoint,
+        source: FileSource,
+        final: Path,
+        on_bytes: Callable[[int], None] | None,
+    ) -> int:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".partial-{resolved.digest}-", dir=final.parent))
+        try:
+            entries = list(resolved.manifest.entries.values())
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                sizes = list(pool.map(lambda e: self._fetch_entry(resolved, source, e, staging, on_bytes), entries))
+            files = {
+                e.path: [(staging / FILES / e.path).stat().st_size, (staging / FILES / e.path).stat().st_mtime_ns]
+                for e in entries
+            }
+            stamp = {
+                "ref": str(resolved.version_ref),
+                "digest": resolved.digest,
+                "manifest": resolved.manifest.to_json(),
+                "files": files,
+            }
+            (staging / STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True))
+            os.rename(staging, final)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        return sum(sizes)
+
+    def _fetch_entry(
+        self,
+        resolved: ResolvedCheckpoint,
+        source: FileSource,
+        entry: ManifestEntry,
+        staging: Path,
+        on_bytes: Callable[[int], None] | None,
+    ) -> int:
+        dest = staging / FILES / entry.path
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        hasher = hashlib.md5(usedforsecurity=False)
+        size = 0
+        with dest.open("wb") as out:
+            for chunk in source.iter_bytes(entry):
+                hasher.update(chunk)
+                out.write(chunk)
+                size += len(chunk)
+                if on_bytes:
+                    on_bytes(len(chunk))
+        label = f"{resolved.collection}:{resolved.version}"
+        if size != entry.size:
+            raise StoreError(
+                f"file {entry.path!r} of {label} has {size} bytes, the manifest says {entry.size}; "
+                "the source is truncated or changed, refusing it"
+            )
+        if b64_md5(hasher) != entry.digest:
+            raise StoreError(
+                f"file {entry.path!r} of {label} does not match its manifest digest; "
+                "the source is corrupted or changed, refusing it"
+            )
+        return size
+
+    # -- housekeeping ------------------------------------------------------------------------
+
+    def _touch(self, final: Path) -> None:
+        # The stamp's mtime records last use, for `cache ls` and pruning.
+        now = time.time()
+        try:
+            os.utime(final / STAMP, (now, now))
+        except OSError:
+            pass
+
+    def _discard(self, final: Path) -> None:
+        trash = final.with_name(f".trash-{final.name}-{os.getpid()}")
+        os.rename(final, trash)
+        shutil.rmtree(trash, ignore_errors=True)

@@ -1,0 +1,98 @@
+"""W&B-format artifact manifests: entries (path, base64 MD5 digest, size) and the manifest digest.
+
+The digest formula is W&B's own (``ArtifactManifestV1.digest``), so a checkpoint keeps its
+identity when it moves between the local registry and W&B; a test checks it against the SDK.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+HASH_CHUNK = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    path: str
+    digest: str  # base64 of the MD5 of the bytes (W&B's "digest")
+    size: int
+    ref: str | None = None  # set for reference entries (s3://..., file://...)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"digest": self.digest, "size": self.size}
+        if self.ref:
+            out["ref"] = self.ref
+        if self.extra:
+            out["extra"] = dict(self.extra)
+        return out
+
+
+@dataclass(frozen=True)
+class Manifest:
+    entries: Mapping[str, ManifestEntry]
+
+    @classmethod
+    def of(cls, entries: Iterable[ManifestEntry]) -> Manifest:
+        return cls({e.path: e for e in sorted(entries, key=lambda e: e.path)})
+
+    @property
+    def digest(self) -> str:
+        hasher = hashlib.md5(usedforsecurity=False)
+        hasher.update(b"wandb-artifact-manifest-v1\n")
+        for name, entry in sorted(self.entries.items()):
+            hasher.update(f"{name}:{entry.digest}\n".encode())
+        return hasher.hexdigest()
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(e.size for e in self.entries.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "storagePolicy": "wandb-storage-policy-v1",
+            "storagePolicyConfig": {},
+            "contents": {path: e.to_json() for path, e in sorted(self.entries.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Manifest:
+        contents = data.get("contents", {})
+        return cls.of(
+            ManifestEntry(path, item["digest"], int(item.get("size") or 0), item.get("ref"), item.get("extra") or {})
+            for path, item in contents.items()
+        )
+
+    def dumps(self) -> str:
+        return json.dumps(self.to_json(), indent=2, sort_keys=True)
+
+
+def b64_md5(hasher: Any) -> str:
+    return base64.b64encode(hasher.digest()).decode("ascii")
+
+
+def file_digest(path: Path) -> tuple[str, int]:
+    """(base64 MD5, size) of a file, read in large chunks."""
+    hasher = hashlib.md5(usedforsecurity=False)
+    size = 0
+    with path.open("rb") as fh:
+        while chunk := fh.read(HASH_CHUNK):
+            hasher.update(chunk)
+            size += len(chunk)
+    return b64_md5(hasher), size
+
+
+def manifest_of_dir(root: Path) -> Manifest:
+    """Manifest of every regular file under ``root`` (paths relative, '/'-separated)."""
+    entries = []
+    for file in sorted(p for p in root.rglob("*") if p.is_file()):
+        digest, size = file_digest(file)
+        entries.append(ManifestEntry(file.relative_to(root).as_posix(), digest, size))
+    return Manifest.of(entries)

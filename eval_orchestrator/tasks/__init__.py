@@ -1,0 +1,1 @@
+"""Small Inspect tasks shipped with the package (the quickstart's demo task)."""

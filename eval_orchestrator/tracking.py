@@ -1,0 +1,238 @@
+"""The Inspect hook that drives W&B: one run per job, grouped by checkpoint version.
+
+Inspect catches and only logs hook exceptions, so a tracker that breaks would stop logging
+silently. Every failure here is recorded in ``TRACKER.errors`` and the orchestrator fails the
+command when it is not empty.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from dataclasses import dataclass, field
+from importlib.metadata import version as pkg_version
+from pathlib import Path
+from typing import Any
+
+from inspect_ai.hooks import Hooks, RunEnd, SampleEnd, TaskEnd, TaskStart, hooks
+from inspect_ai.log import EvalLog
+from inspect_ai.scorer import value_to_float
+
+from eval_orchestrator.plan import METADATA_KEY, Job
+from eval_orchestrator.publish import lineage_spool, log_results_artifact, record_lineage, write_summary
+from eval_orchestrator.redact import redact
+
+log = logging.getLogger(__name__)
+
+HOOK_NAME = "eval_orchestrator_wandb"
+_to_float = value_to_float()
+_instance: WandbTracker | None = None
+
+
+@dataclass
+class TrackedJob:
+    job: Job
+    settings: dict[str, Any]
+    run: Any
+    inspect_run_id: str
+    completed: int = 0
+    errored: int = 0
+    score_sums: dict[str, float] = field(default_factory=dict)
+    tokens: int = 0
+    end_log: EvalLog | None = None
+
+
+def versions() -> dict[str, str]:
+    return {name: pkg_version(name) for name in ("eval-orchestrator", "inspect-ai", "wandb")}
+
+
+def run_config(job: Job, data: TaskStart) -> dict[str, Any]:
+    """Flat keys, so the W&B UI can group and filter on each."""
+    spec = data.spec
+    metric_names = sorted(
+        {f"{s.name}/{m.name}" for s in (spec.scorers or []) for m in (s.metrics or []) if hasattr(m, "name")}
+    )
+    v = versions()
+    return {
+        "checkpoint_name": job.collection,
+        "checkpoint_version": job.version,
+        "checkpoint_digest": job.digest,
+        "checkpoint_aliases": job.aliases,
+        "checkpoint_ref": job.ref,
+        "checkpoint_requested_ref": job.requested_ref,
+        "checkpoint_metadata": redact(job.registry_metadata),
+        "task": job.task_name,
+        "task_spec": job.task_spec,
+        "task_args": redact(job.task_args),
+        "language": job.language,
+        "fewshot": job.fewshot,
+        "num_samples": job.num_samples,
+        "metric": [s.name for s in (spec.scorers or [])],
+        "metric_names": metric_names,
+        "job_key": job.key,
+        "model": spec.model,
+        "model_args": redact(spec.model_args),
+        "epochs": spec.config.epochs,
+        "limit": spec.config.limit,
+        "inspect_eval_id": data.eval_id,
+        "eval_orchestrator_version": v["eval-orchestrator"],
+        "inspect_ai_version": v["inspect-ai"],
+        "wandb_version": v["wandb"],
+    }
+
+
+def final_metrics(eval_log: EvalLog) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    if eval_log.results:
+        for score in eval_log.results.scores:
+            for metric in score.metrics.values():
+                metrics[f"{score.name}/{metric.name}"] = metric.value
+    return metrics
+
+
+@hooks(name=HOOK_NAME, description="eval-orchestrator: one W&B run per checkpoint version x task")
+class WandbTracker(Hooks):
+    def __init__(self) -> None:
+        global _instance
+        _instance = self  # Inspect creates exactly one, at import; tracker() hands it out
+        self.jobs: dict[str, TrackedJob] = {}
+        self.errors: list[str] = []
+        self.published: list[dict[str, Any]] = []
+
+    def _fail(self, what: str, job: Job | None) -> None:
+        who = f" for {job.group}/{job.task_name}" if job else ""
+        message = f"W&B tracking failed{who} while {what}: {traceback.format_exc(limit=1).strip().splitlines()[-1]}"
+        log.error(message)
+        self.errors.append(message)
+
+    async def on_task_start(self, data: TaskStart) -> None:
+        ours = (data.spec.metadata or {}).get(METADATA_KEY)
+        if not ours:
+            return  # not one of our evals
+        job = Job.from_metadata(ours["job"])
+        settings = ours["wandb"]
+        try:
+            import wandb
+
+            tags = [job.collection, job.version, job.task_name, *job.aliases, *settings.get("tags", [])]
+            run = wandb.init(
+                project=settings.get("project"),
+                entity=settings.get("entity"),
+                mode=settings["mode"],
+                dir=settings.get("dir"),
+                group=job.group,
+                job_type=job.task_name,
+                name=f"{job.group}/{job.task_name}" + (f"-{job.args_suffix}" if job.args_suffix else ""),
+                tags=sorted(set(tags))[:64],
+                config=run_config(job, data),
+                reinit="create_new",
+                settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
+            )
+            self.jobs[data.eval_id] = TrackedJob(job, settings, run, data.run_id)
+        except Exception:
+            self._fail("starting the run", job)
+
+    async def on_sample_end(self, data: SampleEnd) -> None:
+        tracked = self.jobs.get(data.eval_id)
+        if tracked is None:
+            return
+        try:
+            sample = data.sample
+            row: dict[str, Any] = {}
+            if sample.error is not None:
+                tracked.errored += 1
+            else:
+                tracked.completed += 1
+            for name, score in (sample.scores or {}).items():
+                try:
+                    value = _to_float(score.value)
+                except Exception:
+                    continue  # non-numeric score (e.g. a dict): final metrics still cover it
+                tracked.score_sums[name] = tracked.score_sums.get(name, 0.0) + value
+                row[f"sample/{name}"] = value
+                row[f"running/{name}_mean"] = tracked.score_sums[name] / max(tracked.completed, 1)
+            tracked.tokens += sum(u.total_tokens for u in (sample.model_usage or {}).values())
+            row["samples_completed"] = tracked.completed
+            row["samples_errored"] = tracked.errored
+            row["tokens_total"] = tracked.tokens
+            tracked.run.log(row)
+        except Exception:
+            self._fail("logging a sample", tracked.job)
+
+    async def on_task_end(self, data: TaskEnd) -> None:
+        tracked = self.jobs.get(data.eval_id)
+        if tracked is not None:
+            tracked.end_log = data.log
+
+    async def on_run_end(self, data: RunEnd) -> None:
+        # on_task_end does not fire for a task that errored or was cancelled; this does.
+        headers = {entry.eval.eval_id: entry for entry in (data.logs or [])}
+        for eval_id, tracked in list(self.jobs.items()):
+            if tracked.inspect_run_id != data.run_id:
+                continue
+            del self.jobs[eval_id]
+            eval_log = headers.get(eval_id) or tracked.end_log
+            try:
+                self._finish(tracked, eval_log, data.exception)
+            except Exception:
+                self._fail("finishing the run", tracked.job)
+                try:
+                    tracked.run.finish(exit_code=1)
+                except Exception:
+                    pass
+
+    def _finish(self, tracked: TrackedJob, eval_log: EvalLog | None, exception: BaseException | None) -> None:
+        job, run = tracked.job, tracked.run
+        status = eval_log.status if eval_log is not None else "error"
+        metrics = final_metrics(eval_log) if eval_log is not None else {}
+        log_path = Path(eval_log.location) if eval_log is not None and eval_log.location else None
+        summary: dict[str, Any] = {
+            "status": status,
+            "metrics": metrics,
+            "samples_total": eval_log.results.total_samples if eval_log and eval_log.results else 0,
+            "samples_completed": tracked.completed,
+            "samples_errored": tracked.errored,
+            "tokens_total": tracked.tokens,
+            "inspect_log": str(log_path) if log_path else None,
+            "error": (eval_log.error.message if eval_log is not None and eval_log.error else None)
+            or (repr(exception) if exception else None),
+        }
+        for key, value in {**metrics, **{k: v for k, v in summary.items() if k != "metrics"}}.items():
+            run.summary[key] = value
+        results_ref = None
+        if status == "success" and log_path is not None:
+            summary_dir = log_path.parent / "eval-orchestrator" / job.key
+            summary_file = write_summary(job, summary_dir, summary)
+            results_ref = log_results_artifact(run, job, log_path, summary_file, metrics)
+            run.summary["results_artifact"] = results_ref
+        lineage = {
+            "job_key": job.key,
+            "run_id": run.id,
+            "run_dir": str(Path(run.dir).parent),
+            "mode": tracked.settings["mode"],
+            "project": run.project,
+            "entity": tracked.settings.get("entity"),
+            "model_ref": job.ref,
+            "model_digest": job.digest,
+            "results_artifact": results_ref,
+            "status": status,
+        }
+        record_lineage(lineage_spool(tracked.settings["dir"]), lineage)
+        self.published.append(lineage)
+        run.finish(exit_code=0 if status == "success" else 1)
+
+
+
+
+def required_hook_name() -> str:
+    """The name Inspect registered our hook under (what INSPECT_REQUIRED_HOOKS must say)."""
+    from inspect_ai._util.registry import registry_info
+
+    return registry_info(tracker()).name
+
+
+def tracker() -> WandbTracker:
+    """The single instance Inspect created for this process when this module was imported."""
+    if _instance is None:
+        raise RuntimeError("the eval-orchestrator W&B hook is not registered")
+    return _instance

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The quickstart on the embedded default: a tiny real checkpoint, the local registry, W&B offline.
+# Everything lives under .quickstart/ so a second run reuses it (no bytes copied, no sample re-run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export QUICKSTART_DIR="${QUICKSTART_DIR:-$PWD/.quickstart}"
+export EVAL_ORCHESTRATOR_REGISTRY="$QUICKSTART_DIR/registry"
+export WANDB_ARTIFACT_DIR="$QUICKSTART_DIR/artifacts"
+export WANDB_DIR="$QUICKSTART_DIR"
+export WANDB_MODE="${WANDB_MODE:-offline}"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+mkdir -p "$QUICKSTART_DIR"
+
+if ! eval-orchestrator registry ls tiny-gpt2 >/dev/null 2>&1; then
+  echo "== building the tiny GPT-2 checkpoints (v0 untrained, v1 trained on the demo task)"
+  python scripts/build_tiny_checkpoint.py "$QUICKSTART_DIR/build/untrained" --train-steps 0
+  python scripts/build_tiny_checkpoint.py "$QUICKSTART_DIR/build/trained" --train-steps 300
+  echo "== registering them in the local registry"
+  eval-orchestrator registry add "$QUICKSTART_DIR/build/untrained" --name tiny-gpt2 --alias untrained \
+    --metadata train_steps=0
+  eval-orchestrator registry add "$QUICKSTART_DIR/build/trained" --name tiny-gpt2 --alias trained \
+    --metadata train_steps=300
+fi
+eval-orchestrator registry ls tiny-gpt2
+
+echo "== evaluating both versions (configs/quickstart.yaml)"
+eval-orchestrator run --config configs/quickstart.yaml --log-dir "$QUICKSTART_DIR/logs" --display none

@@ -1,4 +1,3 @@
-"""Inspect entry point (``[project.entry-points.inspect_ai]``): registers our hook and tasks."""
+"""Inspect entry point (``[project.entry-points.inspect_ai]``): registers our hook in any Inspect process."""
 
 from eval_orchestrator import tracking as tracking
-from eval_orchestrator.tasks.capitals import capitals as capitals

@@ -5,6 +5,7 @@ Heavy libraries (inspect_ai, wandb, pydantic) are imported inside commands, so `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from typing import Any
@@ -74,7 +75,11 @@ def main() -> None:
 @click.option("--wandb-entity", help="W&B entity (team or user).")
 @click.option("--wandb-mode", type=click.Choice(["auto", "online", "offline", "disabled"]), help="W&B mode.")
 @click.option("--artifact-dir", help="Checkpoint store root (WANDB_ARTIFACT_DIR).")
-@click.option("--display", help="Inspect display: full, rich, plain, log, none.")
+@click.option(
+    "--display",
+    type=click.Choice(["full", "conversation", "rich", "plain", "log", "none"]),
+    help="Inspect display: full, rich, plain, log, none.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
 def run(
     config_file: str | None,
@@ -124,7 +129,9 @@ def run(
 
         raise UserError("-T applies to --task specs; give --task, or put args under tasks[].args in the config")
     config = build_config(config_file, flags)
-    report = orchestrate.run(config, notify=lambda line: click.echo(line, err=True))
+    # Inspect and wandb print progress on stdout; keep stdout for our table or JSON alone.
+    with contextlib.redirect_stdout(sys.stderr):
+        report = orchestrate.run(config, notify=lambda line: click.echo(line, err=True))
     if as_json:
         click.echo(json.dumps([_outcome_json(o) for o in report.outcomes], indent=2))
     else:
@@ -215,7 +222,9 @@ def registry_add(
     """Register the files in DIRECTORY as the next version vN of COLLECTION."""
     from eval_orchestrator.orchestrate import local_registry
 
-    resolved = local_registry().add(directory, collection, list(aliases), _kv_pairs(metadata, "--metadata"), description)
+    resolved = local_registry().add(
+        directory, collection, list(aliases), _kv_pairs(metadata, "--metadata"), description
+    )
     click.echo(
         f"added local-registry/{collection}:{resolved.version} "
         f"({len(resolved.manifest.entries)} files, {resolved.manifest.total_bytes} bytes, "
@@ -253,7 +262,9 @@ def registry_ls(collection: str | None, as_json: bool) -> None:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2))
         return
     if not rows:
-        click.echo("the local registry is empty; add a checkpoint with `eval-orchestrator registry add DIR --name NAME`")
+        click.echo(
+            "the local registry is empty; add a checkpoint with `eval-orchestrator registry add DIR --name NAME`"
+        )
         return
     for row in rows:
         click.echo(

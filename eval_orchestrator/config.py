@@ -51,7 +51,9 @@ class InspectOptions(_Strict):
     max_tasks: int | None = Field(default=None, ge=1, description="Tasks run in parallel.")
     max_samples: int | None = Field(default=None, ge=1, description="Samples run in parallel per task.")
     log_dir: str = Field(default="logs", description="Root of Inspect logs; one subfolder per checkpoint version.")
-    display: str | None = Field(default=None, description="Inspect display: full, conversation, rich, plain, log, none.")
+    display: Literal["full", "conversation", "rich", "plain", "log", "none"] | None = Field(
+        default=None, description="Inspect display: full, conversation, rich, plain, log, none."
+    )
     retry_attempts: int = Field(default=0, ge=0, description="eval_set retries of a failed task.")
     fail_on_error: bool | float | None = Field(
         default=None, description="Inspect's fail_on_error (a bool or the tolerated error fraction)."
@@ -68,7 +70,8 @@ class ModelConfig(_Strict):
 
     name: str = Field(default="hf/{collection}-{version}", description="Inspect model spec template.")
     args: dict[str, Any] = Field(
-        default_factory=lambda: {"model_path": "{path}", "do_sample": False}, description="Inspect model args (-M), templated."
+        default_factory=lambda: {"model_path": "{path}", "do_sample": False},
+        description="Inspect model args (-M), templated.",
     )
     generate: dict[str, Any] = Field(
         default_factory=dict, description="Inspect GenerateConfig fields, e.g. max_tokens, do_sample."
@@ -133,7 +136,9 @@ def format_validation_error(error: ValidationError, source: str) -> str:
     kind = first["type"]
     if kind == "extra_forbidden":
         parent = ".".join(str(p) for p in first["loc"][:-1])
-        return f"{source}: unknown key '{path}'; remove it or check its spelling (see `eval-orchestrator config schema`{' for ' + parent if parent else ''})"
+        where = f" for the keys of '{parent}'" if parent else ""
+        fix = f"remove it or check its spelling (see `eval-orchestrator config schema`{where})"
+        return f"{source}: unknown key '{path}'; {fix}"
     if kind == "missing":
         return f"{source}: missing required key '{path}'; add it (see `eval-orchestrator config schema`)"
     more = f" (and {len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""

@@ -133,8 +133,9 @@ def run(
 
     load_tasks(config.tasks)  # fail on a missing task before any checkpoint work
     settings = wandb_settings(config)
-    if settings["mode"] == "offline" and config.wandb.mode == "auto":
-        notify(f"W&B: no WANDB_API_KEY, logging offline under {settings['dir']}/wandb (upload later with `wandb sync`)")
+    if settings["mode"] == "offline":
+        why = "no WANDB_API_KEY" if config.wandb.mode == "auto" else "mode is offline"
+        notify(f"W&B: {why}, logging offline under {settings['dir']}/wandb (upload later with `wandb sync`)")
     materialized = []
     for ref_text in config.checkpoints:
         item = resolve(ref_text, config.store, on_bytes=on_bytes)

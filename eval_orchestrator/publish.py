@@ -45,9 +45,7 @@ def write_summary(job: Job, out_dir: Path, summary: dict[str, Any]) -> Path:
     return path
 
 
-def log_results_artifact(
-    run: Any, job: Job, log_file: Path | None, summary_file: Path, metrics: dict[str, Any]
-) -> str:
+def log_results_artifact(run: Any, job: Job, log_file: Path | None, summary_file: Path, metrics: dict[str, Any]) -> str:
     """Log the job's results artifact on ``run``; returns 'name:alias'."""
     import wandb
 

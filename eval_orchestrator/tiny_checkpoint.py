@@ -32,7 +32,9 @@ def build_tokenizer(vocab_size: int = 400):  # type: ignore[no-untyped-def]
         show_progress=False,
     )
     tokenizer.train_from_iterator([t.replace(EOS, "") for t in training_texts()] * 4, trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token=EOS, bos_token=EOS, unk_token=EOS)
+    return PreTrainedTokenizerFast(  # type: ignore[no-untyped-call]
+        tokenizer_object=tokenizer, eos_token=EOS, bos_token=EOS, unk_token=EOS
+    )
 
 
 def build_checkpoint(out_dir: str | Path, train_steps: int = 0, seed: int = 0) -> Path:
@@ -68,7 +70,7 @@ def build_checkpoint(out_dir: str | Path, train_steps: int = 0, seed: int = 0) -
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
-        model.eval()
+        model.eval()  # type: ignore[no-untyped-call]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)

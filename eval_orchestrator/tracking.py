@@ -7,6 +7,7 @@ command when it is not empty.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from dataclasses import dataclass, field
@@ -50,7 +51,12 @@ def run_config(job: Job, data: TaskStart) -> dict[str, Any]:
     """Flat keys, so the W&B UI can group and filter on each."""
     spec = data.spec
     metric_names = sorted(
-        {f"{s.name}/{m.name}" for s in (spec.scorers or []) for m in (s.metrics or []) if hasattr(m, "name")}
+        {
+            f"{s.name}/{m.name.rsplit('/', 1)[-1]}"
+            for s in (spec.scorers or [])
+            for m in (s.metrics or [])
+            if hasattr(m, "name")
+        }
     )
     v = versions()
     return {
@@ -176,10 +182,8 @@ class WandbTracker(Hooks):
                 self._finish(tracked, eval_log, data.exception)
             except Exception:
                 self._fail("finishing the run", tracked.job)
-                try:
+                with contextlib.suppress(Exception):  # already reported; do not leave the run open
                     tracked.run.finish(exit_code=1)
-                except Exception:
-                    pass
 
     def _finish(self, tracked: TrackedJob, eval_log: EvalLog | None, exception: BaseException | None) -> None:
         job, run = tracked.job, tracked.run
@@ -220,8 +224,6 @@ class WandbTracker(Hooks):
         record_lineage(lineage_spool(tracked.settings["dir"]), lineage)
         self.published.append(lineage)
         run.finish(exit_code=0 if status == "success" else 1)
-
-
 
 
 def required_hook_name() -> str:

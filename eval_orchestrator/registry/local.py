@@ -23,7 +23,7 @@ from typing import Any
 from filelock import FileLock
 
 from eval_orchestrator.errors import RegistryError, UserError
-from eval_orchestrator.refs import ALIAS_PATTERN, NAME_PATTERN, VERSION_PATTERN, DEFAULT_ALIAS, CheckpointRef
+from eval_orchestrator.refs import ALIAS_PATTERN, DEFAULT_ALIAS, NAME_PATTERN, VERSION_PATTERN, CheckpointRef
 from eval_orchestrator.registry.base import ResolvedCheckpoint
 from eval_orchestrator.store.manifest import HASH_CHUNK, Manifest, ManifestEntry, manifest_of_dir
 
@@ -93,7 +93,8 @@ class LocalRegistry:
             known = ", ".join(self.collections()) or "none"
             raise RegistryError(
                 f"collection {ref.collection!r} not found in the local registry at {self.root} "
-                f"(collections: {known}); register one with `eval-orchestrator registry add DIR --name {ref.collection}`"
+                f"(collections: {known}); register one with "
+                f"`eval-orchestrator registry add DIR --name {ref.collection}`"
             )
         aliases = self._aliases(ref.collection)
         if ref.version_index is not None:

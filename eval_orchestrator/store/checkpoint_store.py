@@ -14,6 +14,7 @@ concurrent resolvers wait for one download instead of reading half of it.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -24,7 +25,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from filelock import FileLock
 
@@ -153,7 +154,11 @@ class CheckpointStore:
         staging: Path,
         on_bytes: Callable[[int], None] | None,
     ) -> int:
-        dest = staging / FILES / entry.path
+        label = f"{resolved.collection}:{resolved.version}"
+        relative = PurePosixPath(entry.path)
+        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
+            raise StoreError(f"manifest of {label} lists an unsafe path {entry.path!r}; refusing it")
+        dest = staging / FILES / relative
         dest.parent.mkdir(parents=True, exist_ok=True)
         hasher = hashlib.md5(usedforsecurity=False)
         size = 0
@@ -164,7 +169,6 @@ class CheckpointStore:
                 size += len(chunk)
                 if on_bytes:
                     on_bytes(len(chunk))
-        label = f"{resolved.collection}:{resolved.version}"
         if size != entry.size:
             raise StoreError(
                 f"file {entry.path!r} of {label} has {size} bytes, the manifest says {entry.size}; "
@@ -182,10 +186,8 @@ class CheckpointStore:
     def _touch(self, final: Path) -> None:
         # The stamp's mtime records last use, for `cache ls` and pruning.
         now = time.time()
-        try:
+        with contextlib.suppress(OSError):
             os.utime(final / STAMP, (now, now))
-        except OSError:
-            pass
 
     def _discard(self, final: Path) -> None:
         trash = final.with_name(f".trash-{final.name}-{os.getpid()}")

@@ -34,9 +34,7 @@ def question(country: str) -> str:
 
 @task
 def capitals(count: int = len(CAPITALS)) -> Task:
-    samples = [
-        Sample(input=question(country), target=city, id=country.lower()) for country, city in CAPITALS[:count]
-    ]
+    samples = [Sample(input=question(country), target=city, id=country.lower()) for country, city in CAPITALS[:count]]
     return Task(
         dataset=MemoryDataset(samples, name="capitals"),
         solver=generate(),

@@ -1,0 +1,53 @@
+"""Shared fixtures: every test gets its own registry, store, log dir and W&B dir, offline."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Before anything imports wandb or transformers: nothing may reach the network or the home dir.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("INSPECT_DISPLAY", "none")
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("WANDB_API_KEY", "WANDB_PROJECT", "WANDB_ENTITY", "WANDB_BASE_URL", "INSPECT_REQUIRED_HOOKS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wb-data"))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wb-cache"))
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wb-config"))
+    monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "store"))
+    monkeypatch.setenv("EVAL_ORCHESTRATOR_REGISTRY", str(tmp_path / "registry"))
+    monkeypatch.setenv("INSPECT_LOG_DIR", str(tmp_path / "inspect-default-logs"))
+    monkeypatch.chdir(tmp_path)  # a stray ./logs or ./wandb lands in the test's own dir
+    return tmp_path
+
+
+@pytest.fixture
+def checkpoint_dir(tmp_path: Path) -> Path:
+    """A small multi-file 'checkpoint' with a nested file (not a real model)."""
+    root = tmp_path / "ckpt"
+    (root / "sub").mkdir(parents=True)
+    (root / "config.json").write_text('{"n_layer": 2}')
+    (root / "weights.bin").write_bytes(os.urandom(300_000))
+    (root / "sub" / "tokenizer.json").write_text('{"vocab": {}}')
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_hf_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The quickstart's tiny GPT-2, untrained and trained (built once per session)."""
+    pytest.importorskip("transformers")
+    from eval_orchestrator.tiny_checkpoint import build_checkpoint
+
+    root = tmp_path_factory.mktemp("tiny-hf")
+    return build_checkpoint(root / "v0", train_steps=0), build_checkpoint(root / "v1", train_steps=300)

@@ -1,0 +1,82 @@
+from pathlib import Path
+
+import pytest
+
+from eval_orchestrator.config import RunConfig, build_config, json_schema
+from eval_orchestrator.errors import ConfigError, RefError
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "run.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = "checkpoints: [local-registry/tiny:v0]\ntasks: [{spec: t.py@t}]\n"
+
+
+def test_shipped_configs_validate() -> None:
+    for name in ("quickstart.yaml", "example.yaml"):
+        config = build_config(REPO / "configs" / name, environ={})
+        assert config.checkpoints and config.tasks
+
+
+def test_precedence_flag_over_env_over_file(tmp_path: Path) -> None:
+    file = write(tmp_path, BASE + "wandb: {project: from-file, entity: file-entity}\ninspect: {limit: 3}\n")
+    env = {"WANDB_PROJECT": "from-env"}
+    config = build_config(file, {"wandb": {"project": "from-flag"}}, environ=env)
+    assert config.wandb.project == "from-flag"
+    assert build_config(file, {}, environ=env).wandb.project == "from-env"
+    assert build_config(file, {}, environ={}).wandb.project == "from-file"
+    assert config.wandb.entity == "file-entity"  # untouched keys keep the file's value
+    assert config.inspect.limit == 3
+
+
+def test_explicit_false_in_flags_wins(tmp_path: Path) -> None:
+    file = write(tmp_path, BASE + "store: {verify: true}\n")
+    assert build_config(file, {"store": {"verify": False}}, environ={}).store.verify is False
+
+
+def test_unknown_key_names_its_path(tmp_path: Path) -> None:
+    file = write(tmp_path, BASE + "inspect: {limt: 3}\n")
+    with pytest.raises(ConfigError) as info:
+        build_config(file, environ={})
+    assert "unknown key 'inspect.limt'" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_type_names_key_and_value(tmp_path: Path) -> None:
+    file = write(tmp_path, BASE + "inspect: {limit: lots}\n")
+    with pytest.raises(ConfigError, match=r"invalid value for 'inspect.limit' \(got 'lots'\)"):
+        build_config(file, environ={})
+
+
+def test_missing_required_key(tmp_path: Path) -> None:
+    file = write(tmp_path, "tasks: [{spec: t.py@t}]\n")
+    with pytest.raises(ConfigError, match="missing required key 'checkpoints'"):
+        build_config(file, environ={})
+
+
+def test_bad_env_value_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"wandb\.mode"):
+        build_config(write(tmp_path, BASE), environ={"WANDB_MODE": "sometimes"})
+
+
+def test_bad_ref_in_config(tmp_path: Path) -> None:
+    with pytest.raises(RefError, match="nope:v1"):
+        build_config(write(tmp_path, "checkpoints: [nope:v1]\ntasks: [{spec: t.py@t}]\n"), environ={})
+
+
+def test_unreadable_yaml_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not valid YAML at line"):
+        build_config(write(tmp_path, "checkpoints: [a\n  b: ]"), environ={})
+    with pytest.raises(ConfigError, match="not found"):
+        build_config(tmp_path / "nope.yaml", environ={})
+
+
+def test_schema_lists_every_section() -> None:
+    schema = json_schema()
+    assert set(schema["properties"]) == set(RunConfig.model_fields)
+    assert "checkpoints" in schema["required"]

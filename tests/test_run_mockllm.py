@@ -1,0 +1,159 @@
+"""A real inspect_ai.eval_set through orchestrate.run on mockllm, asserted from the W&B offline
+files read back, the Inspect logs, and the lineage spool."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from inspect_ai.log import read_eval_log
+from inspect_ai.model import ModelOutput, ModelUsage
+
+from eval_orchestrator import orchestrate
+from eval_orchestrator.config import build_config
+from eval_orchestrator.plan import METADATA_KEY
+from eval_orchestrator.registry.local import LocalRegistry
+from eval_orchestrator.tasks import capitals as capitals_module
+from eval_orchestrator.tasks.capitals import CAPITALS
+from tests.wandb_files import read_runs
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CAPITALS_SPEC = f"{capitals_module.__file__}@capitals"
+
+
+def knows(country: str) -> bool:
+    """The mock model answers correctly for countries with an even-length name."""
+    return len(country) % 2 == 0
+
+
+def mock_outputs(messages: list[Any], tools: Any, tool_choice: Any, config: Any) -> ModelOutput:
+    text = messages[-1].text
+    country, city = next((c, y) for c, y in CAPITALS if c in text)
+    output = ModelOutput.from_content(model="mockllm/model", content=city if knows(country) else "Atlantis")
+    output.usage = ModelUsage(input_tokens=7, output_tokens=2, total_tokens=9)  # offline: no tiktoken
+    return output
+
+
+def expected_accuracy(count: int) -> float:
+    return sum(knows(c) for c, _ in CAPITALS[:count]) / count
+
+
+@pytest.fixture
+def two_versions(isolated_env: Path, checkpoint_dir: Path) -> LocalRegistry:
+    registry = LocalRegistry(isolated_env / "registry")
+    registry.add(checkpoint_dir, "tiny", aliases=["base"])
+    (checkpoint_dir / "config.json").write_text('{"n_layer": 4}')
+    registry.add(checkpoint_dir, "tiny", metadata={"step": 200})
+    return registry
+
+
+def make_config(tmp: Path, extra_tasks: list[dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]
+    flags = {
+        "checkpoints": ["local-registry/tiny:v0", "local-registry/tiny:latest"],
+        "tasks": [
+            {"spec": CAPITALS_SPEC, "args": {"count": 6}, "language": "en", "fewshot": 0},
+            {"spec": CAPITALS_SPEC, "args": {"count": 10}, "language": "fr", "num_samples": 4},
+            *(extra_tasks or []),
+        ],
+        "model": {"name": "mockllm/model", "args": {}},
+        "inspect": {"log_dir": str(tmp / "logs"), "display": "none"},
+        "wandb": {"project": "unit-evals", "tags": ["ci"]},
+    }
+    return build_config(None, flags)
+
+
+def test_run_tracks_groups_publishes_and_resumes(isolated_env: Path, two_versions: LocalRegistry) -> None:
+    config = make_config(isolated_env)
+    notes: list[str] = []
+    report = orchestrate.run(config, notify=notes.append, model_args_override={"custom_outputs": mock_outputs})
+
+    assert report.ok, (report.failed, report.tracker_errors)
+    assert report.wandb["mode"] == "offline"
+    assert len(report.outcomes) == 4
+    by_job = {(o.job.version, o.job.task_args["count"]): o for o in report.outcomes}
+    assert by_job[("v0", 6)].metrics["includes/accuracy"] == pytest.approx(expected_accuracy(6))
+    assert by_job[("v1", 10)].metrics["includes/accuracy"] == pytest.approx(expected_accuracy(4))  # num_samples=4
+
+    # --- W&B: one run per job, grouped by checkpoint version, read back from the .wandb files
+    runs = read_runs(isolated_env / "wb")
+    assert len(runs) == 4
+    assert sorted(r.group for r in runs) == ["tiny:v0", "tiny:v0", "tiny:v1", "tiny:v1"]
+    assert {r.job_type for r in runs} == {"capitals"}
+    assert {r.project for r in runs} == {"unit-evals"}
+    for run in runs:
+        job = next(o.job for o in report.outcomes if o.job.key == run.config["job_key"])
+        count = run.config["task_args"]["count"]
+        samples = min(count, run.config["num_samples"] or count)
+        assert run.config["checkpoint_name"] == "tiny"
+        assert run.config["checkpoint_version"] == job.version
+        assert run.config["checkpoint_digest"] == job.digest
+        assert run.config["checkpoint_ref"] == f"local-registry/tiny:{job.version}"
+        assert run.config["task"] == "capitals"
+        assert run.config["language"] == ("en" if count == 6 else "fr")
+        assert run.config["fewshot"] == (0 if count == 6 else None)
+        assert run.config["metric"] == ["includes"]
+        assert "includes/accuracy" in run.config["metric_names"]
+        for key in ("eval_orchestrator_version", "inspect_ai_version", "wandb_version"):
+            assert run.config[key]
+        assert {"tiny", job.version, "capitals", "ci"} <= set(run.tags)
+        assert run.summary["includes/accuracy"] == pytest.approx(expected_accuracy(samples))
+        assert run.summary["samples_completed"] == samples
+        assert run.summary["tokens_total"] == 9 * samples
+        assert Path(run.summary["inspect_log"]).is_file()
+        assert len([row for row in run.history if "sample/includes" in row]) == samples
+        assert run.exit_code == 0
+        [artifact] = run.artifacts
+        assert artifact["type"] == "eval-results"
+        assert artifact["name"].startswith("tiny-capitals-") and artifact["name"].endswith("-results")
+        assert f"tiny-{job.version}" in artifact["aliases"]
+        assert artifact["metadata"]["checkpoint_digest"] == job.digest
+        assert "summary.json" in artifact["files"]
+        assert any(f.startswith("logs/") and f.endswith(".eval") for f in artifact["files"])
+    assert len({r.artifacts[0]["name"] for r in runs}) == 2  # one sequence per task+args, versions via aliases
+    assert v1_aliases(runs) == ["latest"]  # the registry alias that pointed at v1 is a tag too
+
+    # --- Inspect logs carry the job identity
+    for outcome in report.outcomes:
+        header = read_eval_log(outcome.log_path, header_only=True)
+        assert header.status == "success"
+        assert header.eval.metadata[METADATA_KEY]["job"]["key"] == outcome.job.key
+        assert header.eval.model == "mockllm/model"
+
+    # --- Lineage recorded offline, one record per job
+    lineage = [json.loads(line) for line in report.lineage_file.read_text().splitlines()]
+    assert sorted(r["model_ref"] for r in lineage) == ["local-registry/tiny:v0"] * 2 + ["local-registry/tiny:v1"] * 2
+    assert all(r["results_artifact"] and r["mode"] == "offline" for r in lineage)
+
+    # --- A re-run copies nothing, starts no W&B run and re-runs no sample
+    logs_before = sorted(p.name for p in (isolated_env / "logs").rglob("*.eval"))
+    again = orchestrate.run(config, notify=notes.append, model_args_override={"custom_outputs": mock_outputs})
+    assert again.ok
+    assert [o.metrics for o in again.outcomes] == [o.metrics for o in report.outcomes]
+    assert sorted(p.name for p in (isolated_env / "logs").rglob("*.eval")) == logs_before
+    assert len(read_runs(isolated_env / "wb")) == 4
+    assert sum("already in the store" in n for n in notes) == 2
+    assert any("logging offline" in n for n in notes)
+
+
+def v1_aliases(runs: list[Any]) -> list[str]:
+    return sorted({alias for r in runs if r.group == "tiny:v1" for alias in r.config["checkpoint_aliases"]})
+
+
+def test_failed_job_finishes_its_run_and_fails_the_report(isolated_env: Path, two_versions: LocalRegistry) -> None:
+    flags = {
+        "checkpoints": ["local-registry/tiny:v0"],
+        "tasks": [{"spec": CAPITALS_SPEC, "args": {"count": 2}}, {"spec": f"{FIXTURES}/broken_tasks.py@broken"}],
+        "model": {"name": "mockllm/model", "args": {}},
+        "inspect": {"log_dir": str(isolated_env / "logs"), "display": "none"},
+    }
+    report = orchestrate.run(build_config(None, flags), model_args_override={"custom_outputs": mock_outputs})
+    assert not report.ok
+    assert [(o.job.task_name, o.status) for o in report.failed] == [("broken", "error")]
+    runs = {r.job_type: r for r in read_runs(isolated_env / "wb")}
+    assert runs["broken"].exit_code == 1  # finished in on_run_end although on_task_end never fired
+    assert runs["broken"].summary["status"] == "error"
+    assert "exploded on purpose" in runs["broken"].summary["error"]
+    assert runs["broken"].artifacts == []  # no results artifact for a failed eval
+    assert runs["capitals"].exit_code == 0

@@ -45,6 +45,12 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
+def _check_alias(alias: str) -> None:
+    # 'vN' is the version index, never an alias (as in W&B).
+    if not ALIAS_PATTERN.match(alias) or VERSION_PATTERN.match(alias):
+        raise UserError(f"alias {alias!r} is not valid: use letters, digits, '-', '_', '.', and not 'vN'")
+
+
 class LocalFileSource:
     def __init__(self, files_dir: Path) -> None:
         self.files_dir = files_dir
@@ -109,9 +115,7 @@ class LocalRegistry:
             raise RegistryError(
                 f"alias {ref.alias!r} not found in {ref.collection!r}; it has aliases: {', '.join(sorted(aliases))}"
             )
-        vdir = self._collection_dir(ref.collection) / "versions" / version
-        manifest = Manifest.from_json(json.loads((vdir / "manifest.json").read_text()))
-        info = json.loads((vdir / "version.json").read_text())
+        manifest, info = self._read_version(ref.collection, version)
         return ResolvedCheckpoint(
             ref=ref,
             version=version,
@@ -122,6 +126,11 @@ class LocalRegistry:
             created_at=info.get("created_at"),
         )
 
+    def _read_version(self, collection: str, version: str) -> tuple[Manifest, dict[str, Any]]:
+        vdir = self._collection_dir(collection) / "versions" / version
+        manifest = Manifest.from_json(json.loads((vdir / "manifest.json").read_text()))
+        return manifest, json.loads((vdir / "version.json").read_text())
+
     def source(self, resolved: ResolvedCheckpoint) -> LocalFileSource:
         return LocalFileSource(self._collection_dir(resolved.collection) / "versions" / resolved.version / "files")
 
@@ -130,9 +139,7 @@ class LocalRegistry:
         for name in [collection] if collection else self.collections():
             aliases = self._aliases(name)
             for version in self._versions(name):
-                vdir = self._collection_dir(name) / "versions" / version
-                manifest = Manifest.from_json(json.loads((vdir / "manifest.json").read_text()))
-                info = json.loads((vdir / "version.json").read_text())
+                manifest, info = self._read_version(name, version)
                 rows.append(
                     VersionInfo(
                         collection=name,
@@ -169,8 +176,7 @@ class LocalRegistry:
         if not NAME_PATTERN.match(collection):
             raise UserError(f"collection name {collection!r} may only hold letters, digits, '-', '_' and '.'")
         for alias in aliases:
-            if not ALIAS_PATTERN.match(alias) or VERSION_PATTERN.match(alias):
-                raise UserError(f"alias {alias!r} is not valid: use letters, digits, '-', '_', '.', and not 'vN'")
+            _check_alias(alias)
         if not any(p.is_file() for p in src.rglob("*")):
             raise UserError(f"checkpoint directory {str(src)!r} holds no files")
 
@@ -203,8 +209,7 @@ class LocalRegistry:
 
     def set_alias(self, ref: CheckpointRef, alias: str) -> ResolvedCheckpoint:
         """Point ``alias`` at the version ``ref`` resolves to (moving it if it exists)."""
-        if not ALIAS_PATTERN.match(alias) or VERSION_PATTERN.match(alias):
-            raise UserError(f"alias {alias!r} is not valid: use letters, digits, '-', '_', '.', and not 'vN'")
+        _check_alias(alias)
         with self._lock(ref.collection):
             resolved = self.resolve(ref)
             table = self._aliases(ref.collection)

@@ -78,7 +78,7 @@ def main() -> None:
 @click.option(
     "--display",
     type=click.Choice(["full", "conversation", "rich", "plain", "log", "none"]),
-    help="Inspect display: full, rich, plain, log, none.",
+    help="Inspect display mode.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
 def run(

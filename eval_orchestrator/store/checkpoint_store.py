@@ -129,10 +129,8 @@ class CheckpointStore:
             entries = list(resolved.manifest.entries.values())
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
                 sizes = list(pool.map(lambda e: self._fetch_entry(resolved, source, e, staging, on_bytes), entries))
-            files = {
-                e.path: [(staging / FILES / e.path).stat().st_size, (staging / FILES / e.path).stat().st_mtime_ns]
-                for e in entries
-            }
+            stats = {e.path: (staging / FILES / e.path).stat() for e in entries}
+            files = {path: [st.st_size, st.st_mtime_ns] for path, st in stats.items()}
             stamp = {
                 "ref": str(resolved.version_ref),
                 "digest": resolved.digest,

@@ -33,20 +33,55 @@ def _kv_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
     return out
 
 
+_terminated = False
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    # SIGTERM unwinds like Ctrl-C, so Inspect cancels cleanly and `finally` blocks (which remove
+    # checkpoints that are not kept) run; the default action would kill us mid-write.
+    global _terminated
+    _terminated = True
+    raise KeyboardInterrupt
+
+
 class _Group(click.Group):
     """Turns our UserErrors into one line on stderr and their exit code, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        import signal
+
         from eval_orchestrator.errors import EvalFailed, UserError
 
+        signal.signal(signal.SIGTERM, _on_sigterm)
         try:
             return super().invoke(ctx)
         except (UserError, EvalFailed) as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+            click.echo("terminated" if _terminated else "interrupted", err=True)
+            ctx.exit(143 if _terminated else 130)
+
+
+def _store_options(command: Any) -> Any:
+    """The checkpoint-store flags shared by `run` and `resolve` (each also an env variable)."""
+    options = [
+        click.option("--artifact-dir", help="Checkpoint store root (WANDB_ARTIFACT_DIR)."),
+        click.option(
+            "--skip-cache/--keep-cache",
+            "skip_cache",
+            default=None,
+            help="Do not keep fetched checkpoints after this command (WANDB_CACHE_SKIP).",
+        ),
+        click.option(
+            "--wait-timeout",
+            type=float,
+            help="Seconds to wait for an upload while only '<alias>-local' exists (WANDB_ARTIFACT_WAIT_TIMEOUT_SEC).",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
 
 @click.group(cls=_Group)
@@ -74,7 +109,7 @@ def main() -> None:
 @click.option("--wandb-project", help="W&B project for the eval runs.")
 @click.option("--wandb-entity", help="W&B entity (team or user).")
 @click.option("--wandb-mode", type=click.Choice(["auto", "online", "offline", "disabled"]), help="W&B mode.")
-@click.option("--artifact-dir", help="Checkpoint store root (WANDB_ARTIFACT_DIR).")
+@_store_options
 @click.option(
     "--display",
     type=click.Choice(["full", "conversation", "rich", "plain", "log", "none"]),
@@ -97,6 +132,8 @@ def run(
     wandb_entity: str | None,
     wandb_mode: str | None,
     artifact_dir: str | None,
+    skip_cache: bool | None,
+    wait_timeout: float | None,
     display: str | None,
     as_json: bool,
 ) -> None:
@@ -122,6 +159,8 @@ def run(
             ("wandb", "entity"): wandb_entity,
             ("wandb", "mode"): wandb_mode,
             ("store", "artifact_dir"): artifact_dir,
+            ("store", "cache_skip"): skip_cache,
+            ("store", "wait_timeout"): wait_timeout,
         }
     )
     if task_args and not tasks:
@@ -130,8 +169,14 @@ def run(
         raise UserError("-T applies to --task specs; give --task, or put args under tasks[].args in the config")
     config = build_config(config_file, flags)
     # Inspect and wandb print progress on stdout; keep stdout for our table or JSON alone.
+    from eval_orchestrator.progress import RichTransferProgress
+
+    progress = RichTransferProgress()
     with contextlib.redirect_stdout(sys.stderr):
-        report = orchestrate.run(config, notify=lambda line: click.echo(line, err=True))
+        try:
+            report = orchestrate.run(config, notify=lambda line: click.echo(line, err=True), progress=progress)
+        finally:
+            progress.close()
     if as_json:
         click.echo(json.dumps([_outcome_json(o) for o in report.outcomes], indent=2))
     else:
@@ -178,14 +223,34 @@ def _print_report(report: Any) -> None:
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--verify", is_flag=True, help="Re-hash every stored file before use.")
-@click.option("--artifact-dir", help="Checkpoint store root (WANDB_ARTIFACT_DIR).")
-def resolve(ref: str, as_json: bool, verify: bool, artifact_dir: str | None) -> None:
+@_store_options
+def resolve(
+    ref: str,
+    as_json: bool,
+    verify: bool,
+    artifact_dir: str | None,
+    skip_cache: bool | None,
+    wait_timeout: float | None,
+) -> None:
     """Resolve REF to one version and materialise it in the checkpoint store."""
     from eval_orchestrator import orchestrate
     from eval_orchestrator.config import StoreConfig, build_store_config
+    from eval_orchestrator.progress import RichTransferProgress
 
-    store: StoreConfig = build_store_config({"artifact_dir": artifact_dir, "verify": verify or None})
-    item = orchestrate.resolve(ref, store)
+    store: StoreConfig = build_store_config(
+        {
+            "artifact_dir": artifact_dir,
+            "verify": verify or None,
+            "cache_skip": skip_cache,
+            "wait_timeout": wait_timeout,
+        }
+    )
+    progress = RichTransferProgress()
+    try:
+        item = orchestrate.resolve(ref, store, progress, notify=lambda line: click.echo(line, err=True))
+    finally:
+        progress.close()
+    removed = bool(orchestrate.release([item], store))
     resolved = item.resolved
     info = {
         "ref": str(resolved.version_ref),
@@ -196,11 +261,21 @@ def resolve(ref: str, as_json: bool, verify: bool, artifact_dir: str | None) -> 
         "path": str(item.path),
         "files": len(resolved.manifest.entries),
         "bytes": resolved.manifest.total_bytes,
+        "bytes_copied": item.bytes_copied,
+        "in_place": bool(resolved.in_place),
+        "kept": not removed,
     }
     if as_json:
         click.echo(json.dumps(info, indent=2, sort_keys=True))
         return
-    copied = f"copied {item.bytes_copied} bytes" if item.bytes_copied else "already in the store, nothing copied"
+    if resolved.in_place:
+        copied = "used in place, nothing copied"
+    elif item.bytes_copied:
+        copied = f"copied {item.bytes_copied} bytes"
+    else:
+        copied = "already in the store, nothing copied"
+    if removed:
+        copied += "; verified and removed again (cache skip)"
     click.echo(f"{ref} -> {info['ref']} (digest {resolved.digest}, aliases: {', '.join(resolved.aliases) or '-'})")
     click.echo(f"{info['files']} files, {info['bytes']} bytes at {item.path} ({copied})")
 
@@ -246,6 +321,30 @@ def registry_alias(ref: str, alias: str) -> None:
         raise UserError(f"{ref!r} is not a local-registry reference; aliases of W&B artifacts move in W&B")
     resolved = local_registry().set_alias(parsed, alias)
     click.echo(f"{alias} -> local-registry/{parsed.collection}:{resolved.version}")
+
+
+@registry.command("push")
+@click.argument("source")
+@click.option("--to", "target", required=True, help="W&B reference to push to, e.g. wandb-registry-model/<collection>.")
+@click.option("--project", help="W&B project of the upload run for registry targets (default: WANDB_PROJECT).")
+def registry_push(source: str, target: str, project: str | None) -> None:
+    """Upload local-registry version SOURCE to W&B, with its metadata and aliases."""
+    import os
+
+    from eval_orchestrator.config import build_store_config
+    from eval_orchestrator.orchestrate import DEFAULT_PROJECT, local_registry
+    from eval_orchestrator.registry.push import push
+
+    result = push(
+        local_registry(),
+        source,
+        target,
+        build_store_config(),
+        project=project or os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT,
+        entity=os.environ.get("WANDB_ENTITY"),
+    )
+    aliases = ", ".join(result.aliases) or "-"
+    click.echo(f"pushed {result.source} -> {result.target} (digest {result.digest}, aliases: {aliases})")
 
 
 @registry.command("ls")

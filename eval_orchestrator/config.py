@@ -97,6 +97,19 @@ class StoreConfig(_Strict):
     )
     verify: bool = Field(default=False, description="Re-hash every stored file before use (slow, thorough).")
     workers: int = Field(default=8, ge=1, le=64, description="Files copied and verified in parallel.")
+    cache_skip: bool = Field(
+        default=False,
+        description="WANDB_CACHE_SKIP: do not keep checkpoints; each is removed when the run that fetched it ends.",
+    )
+    wait_timeout: float = Field(
+        default=3600,
+        ge=0,
+        description="WANDB_ARTIFACT_WAIT_TIMEOUT_SEC: how long to wait for '<name>:<alias>' while only an "
+        "incomplete '<alias>-local' exists.",
+    )
+    poll_interval: float = Field(
+        default=15, gt=0, description="Seconds between checks while waiting for an upload to finish."
+    )
 
 
 class RunConfig(_Strict):
@@ -125,6 +138,9 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "WANDB_MODE": ("wandb", "mode"),
     "WANDB_DIR": ("wandb", "dir"),
     "WANDB_ARTIFACT_DIR": ("store", "artifact_dir"),
+    "WANDB_CACHE_SKIP": ("store", "cache_skip"),
+    "WANDB_ARTIFACT_WAIT_TIMEOUT_SEC": ("store", "wait_timeout"),
+    "EVAL_ORCHESTRATOR_POLL_INTERVAL_SEC": ("store", "poll_interval"),
     "EVAL_ORCHESTRATOR_REGISTRY": ("store", "registry"),
 }
 

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from eval_orchestrator.config import RunConfig, StoreConfig, build_store_config
-from eval_orchestrator.errors import UserError
 from eval_orchestrator.paths import default_registry_root, default_store_root
 from eval_orchestrator.plan import METADATA_KEY, Job
+from eval_orchestrator.progress import TransferProgress
 from eval_orchestrator.publish import lineage_spool
 from eval_orchestrator.refs import CheckpointRef, parse_ref
 from eval_orchestrator.registry.base import Registry
@@ -34,24 +34,53 @@ def checkpoint_store(store: StoreConfig | None = None) -> CheckpointStore:
     return CheckpointStore(root, workers=settings.workers)
 
 
-def open_registry(ref: CheckpointRef, store: StoreConfig | None = None) -> Registry:
-    if ref.backend == "local":
-        return local_registry(store)
-    raise UserError(
-        f"W&B registry references like {str(ref)!r} are not supported yet; "
-        "register the checkpoint locally with `eval-orchestrator registry add` and use 'local-registry/...'"
-    )
+class Registries:
+    """One registry per backend for a whole run (one W&B API session, not one per ref)."""
+
+    def __init__(self, store: StoreConfig, notify: Notify = lambda _: None) -> None:
+        self.store = store
+        self.notify = notify
+        self._opened: dict[str, Registry] = {}
+
+    def for_ref(self, ref: CheckpointRef) -> Registry:
+        if ref.backend not in self._opened:
+            if ref.backend == "local":
+                self._opened["local"] = local_registry(self.store)
+            else:
+                from eval_orchestrator.registry.wandb_registry import WandbRegistry
+
+                self._opened["wandb"] = WandbRegistry(self.store, self.notify)
+        return self._opened[ref.backend]
 
 
 def resolve(
-    ref_text: str, store: StoreConfig | None = None, on_bytes: Callable[[int], None] | None = None
+    ref_text: str,
+    store: StoreConfig | None = None,
+    progress: TransferProgress | None = None,
+    notify: Notify = lambda _: None,
+    registries: Registries | None = None,
 ) -> Materialized:
-    """Resolve a reference to one immutable version and materialise it in the store."""
+    """Resolve a reference to one immutable version and materialise it.
+
+    With ``store.cache_skip`` the result holds a lease: give it to :func:`release` when done.
+    """
     settings = store or build_store_config()
     ref = parse_ref(ref_text)
-    registry = open_registry(ref, settings)
+    registry = (registries or Registries(settings, notify)).for_ref(ref)
     resolved = registry.resolve(ref)
-    return checkpoint_store(settings).fetch(resolved, registry.source(resolved), settings.verify, on_bytes)
+    if resolved.in_place:
+        return Materialized(resolved, Path(resolved.in_place), 0)
+    label = f"{resolved.collection}:{resolved.version}"
+    on_bytes = progress.start(label, resolved.manifest.total_bytes) if progress else None
+    return checkpoint_store(settings).fetch(
+        resolved, registry.source(resolved), settings.verify, on_bytes, keep=not settings.cache_skip
+    )
+
+
+def release(items: list[Materialized], store: StoreConfig) -> list[Materialized]:
+    """Drop the leases of checkpoints not kept (WANDB_CACHE_SKIP); returns those removed from disk."""
+    target = checkpoint_store(store)
+    return [item for item in items if target.release(item)]
 
 
 def wandb_settings(config: RunConfig) -> dict[str, Any]:
@@ -125,23 +154,44 @@ def run(
     config: RunConfig,
     notify: Notify = lambda _: None,
     model_args_override: dict[str, Any] | None = None,
-    on_bytes: Callable[[int], None] | None = None,
+    progress: TransferProgress | None = None,
 ) -> RunReport:
     """Evaluate every checkpoint on every task; one eval_set per checkpoint version."""
-    from eval_orchestrator.launch import load_tasks, run_version
-    from eval_orchestrator.tracking import tracker
+    from eval_orchestrator.launch import load_tasks
 
     load_tasks(config.tasks)  # fail on a missing task before any checkpoint work
     settings = wandb_settings(config)
     if settings["mode"] == "offline":
         why = "no WANDB_API_KEY" if config.wandb.mode == "auto" else "mode is offline"
         notify(f"W&B: {why}, logging offline under {settings['dir']}/wandb (upload later with `wandb sync`)")
-    materialized = []
-    for ref_text in config.checkpoints:
-        item = resolve(ref_text, config.store, on_bytes=on_bytes)
-        copied = f"copied {item.bytes_copied} bytes" if item.bytes_copied else "already in the store"
-        notify(f"resolved {ref_text} -> {item.resolved.version} ({item.resolved.digest[:12]}, {copied})")
-        materialized.append(item)
+    materialized: list[Materialized] = []
+    try:
+        registries = Registries(config.store, notify)
+        for ref_text in config.checkpoints:
+            item = resolve(ref_text, config.store, progress, notify, registries)
+            notify(f"resolved {ref_text} -> {item.resolved.version} ({item.resolved.digest[:12]}, {_where(item)})")
+            materialized.append(item)
+        return _evaluate(config, materialized, settings, model_args_override)
+    finally:
+        for item in release(materialized, config.store):
+            notify(f"removed {item.resolved.collection}:{item.resolved.version} from the store (cache_skip)")
+
+
+def _where(item: Materialized) -> str:
+    if item.resolved.in_place:
+        return f"used in place at {item.path}"
+    copied = f"copied {item.bytes_copied} bytes" if item.bytes_copied else "already in the store"
+    return copied + (", not kept after this run" if item.lease else "")
+
+
+def _evaluate(
+    config: RunConfig,
+    materialized: list[Materialized],
+    settings: dict[str, Any],
+    model_args_override: dict[str, Any] | None,
+) -> RunReport:
+    from eval_orchestrator.launch import run_version
+    from eval_orchestrator.tracking import tracker
 
     hook = tracker()
     errors_before = len(hook.errors)

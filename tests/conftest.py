@@ -51,3 +51,23 @@ def tiny_hf_checkpoints(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
 
     root = tmp_path_factory.mktemp("tiny-hf")
     return build_checkpoint(root / "v0", train_steps=0), build_checkpoint(root / "v1", train_steps=300)
+
+
+# Captured before `isolated_env` clears them: the contract tests may also run against real W&B.
+REAL_WANDB = {name: os.environ.get(name) for name in ("WANDB_API_KEY", "WANDB_BASE_URL")}
+REAL_WANDB_PROJECT = os.environ.get("EVAL_ORCHESTRATOR_TEST_WANDB_PROJECT")  # "entity/project"
+
+
+@pytest.fixture
+def wandb_server(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """The loopback W&B-protocol server, with WANDB_BASE_URL and a valid WANDB_API_KEY pointing at it."""
+    from tests.wandb_server import API_KEY, Server
+
+    server = Server().start()
+    monkeypatch.setenv("WANDB_BASE_URL", server.url)
+    monkeypatch.setenv("WANDB_API_KEY", API_KEY)
+    yield server
+    server.stop()
+    # The SDK tolerates some failed operations; the server still must have known every one it got.
+    unknown = [name for name, _, _ in server.state.unknown if name != "NoSuchOperation"]
+    assert not unknown, f"the SDK sent operations the test server does not speak: {unknown}"

@@ -93,8 +93,12 @@ def test_registry_add_ls_alias_and_resolve_json(checkpoint_dir: Path, isolated_e
 
     first = runner.invoke(main, ["resolve", "local-registry/tiny:v0", "--json"])
     assert first.exit_code == 0, first.output
-    info = json.loads(first.output)
-    assert set(info) == {"ref", "version", "digest", "aliases", "metadata", "path", "files", "bytes"}
+    info = json.loads(first.stdout)
+    assert set(info) == {
+        *("ref", "version", "digest", "aliases", "metadata", "path", "files", "bytes"),
+        *("bytes_copied", "in_place", "kept"),
+    }
+    assert info["bytes_copied"] == info["bytes"] and info["kept"] and not info["in_place"]
     assert info["ref"] == "local-registry/tiny:v0"
     assert info["metadata"] == {"step": 100, "note": "first"}  # values typed like -T
     assert info["files"] == 3

@@ -21,6 +21,8 @@ class ResolvedCheckpoint:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     description: str | None = None
     created_at: str | None = None
+    # Set when the files are already verified where they lie (a '-local' artifact): no copy.
+    in_place: str | None = None
 
     @property
     def collection(self) -> str:

@@ -131,8 +131,11 @@ class LocalRegistry:
         manifest = Manifest.from_json(json.loads((vdir / "manifest.json").read_text()))
         return manifest, json.loads((vdir / "version.json").read_text())
 
+    def files_dir(self, resolved: ResolvedCheckpoint) -> Path:
+        return self._collection_dir(resolved.collection) / "versions" / resolved.version / "files"
+
     def source(self, resolved: ResolvedCheckpoint) -> LocalFileSource:
-        return LocalFileSource(self._collection_dir(resolved.collection) / "versions" / resolved.version / "files")
+        return LocalFileSource(self.files_dir(resolved))
 
     def list_versions(self, collection: str | None = None) -> list[VersionInfo]:
         rows = []

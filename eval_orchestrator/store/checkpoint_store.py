@@ -4,12 +4,19 @@ Layout under the root (``WANDB_ARTIFACT_DIR`` or the user cache dir)::
 
     checkpoints/<collection>/<manifest digest>/files/...   the checkpoint (the path models load)
     checkpoints/<collection>/<manifest digest>/stamp.json   manifest + (size, mtime_ns) per file
+    checkpoints/<collection>/<manifest digest>/ephemeral    present while no run asked to keep it
+    checkpoints/<collection>/<manifest digest>/leases/<host>-<pid>   runs using an ephemeral copy
     locks/<manifest digest>.lock
 
 A version is filled in a temp dir beside its final place, every file's MD5 checked against the
 manifest while it streams in, then renamed into place in one atomic step, under a file lock.
 So a directory that exists is complete, a crash leaves only a temp dir (swept later), and
 concurrent resolvers wait for one download instead of reading half of it.
+
+``keep=False`` (WANDB_CACHE_SKIP) uses the same content-addressed place, so model paths stay
+stable for Inspect's log reuse and nothing is ever copied twice, but the copy is leased: when the
+last run holding a lease releases it (or dies), the checkpoint is removed. A run with
+``keep=True`` promotes an ephemeral copy to a kept one.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import Callable
@@ -37,6 +45,8 @@ log = logging.getLogger(__name__)
 
 STAMP = "stamp.json"
 FILES = "files"
+EPHEMERAL = "ephemeral"
+LEASES = "leases"
 
 
 @dataclass(frozen=True)
@@ -46,6 +56,7 @@ class Materialized:
     resolved: ResolvedCheckpoint
     path: Path
     bytes_copied: int  # 0 on a warm hit
+    lease: Path | None = None  # set when the copy is not kept (WANDB_CACHE_SKIP)
 
 
 def _safe_component(name: str) -> str:
@@ -67,22 +78,48 @@ class CheckpointStore:
         source: FileSource,
         verify: bool = False,
         on_bytes: Callable[[int], None] | None = None,
+        keep: bool = True,
     ) -> Materialized:
-        """Return the verified local directory of ``resolved``, materialising it if needed."""
+        """Return the verified local directory of ``resolved``, materialising it if needed.
+
+        With ``keep=False`` the result holds a lease; pass it to :meth:`release` when done.
+        """
         final = self.entry_dir(resolved)
-        if self._usable(final, resolved, verify):
+        if keep and not (final / EPHEMERAL).exists() and self._usable(final, resolved, verify):
             self._touch(final)
             return Materialized(resolved, final / FILES, 0)
-        (self.root / "locks").mkdir(parents=True, exist_ok=True)
-        with FileLock(str(self.root / "locks" / f"{resolved.digest}.lock")):
+        with self._lock(resolved.digest):
             # Another process may have finished it while we waited for the lock.
-            if self._usable(final, resolved, verify):
+            copied = 0
+            if not self._usable(final, resolved, verify):
+                if final.exists():
+                    self._discard(final)
+                copied = self._materialize(resolved, source, final, on_bytes, ephemeral=not keep)
+            else:
                 self._touch(final)
-                return Materialized(resolved, final / FILES, 0)
-            if final.exists():
-                self._discard(final)
-            copied = self._materialize(resolved, source, final, on_bytes)
-        return Materialized(resolved, final / FILES, copied)
+            if keep:
+                (final / EPHEMERAL).unlink(missing_ok=True)
+                return Materialized(resolved, final / FILES, copied)
+            lease = final / LEASES / _lease_name(os.getpid())
+            lease.parent.mkdir(exist_ok=True)
+            lease.touch()
+            return Materialized(resolved, final / FILES, copied, lease)
+
+    def release(self, item: Materialized) -> bool:
+        """Drop ``item``'s lease; remove the checkpoint if it is ephemeral and unused. True if removed."""
+        if item.lease is None:
+            return False
+        final = item.lease.parent.parent
+        with self._lock(item.resolved.digest):
+            item.lease.unlink(missing_ok=True)
+            if not (final / EPHEMERAL).exists() or _live_leases(final / LEASES):
+                return False
+            self._discard(final)
+            return True
+
+    def _lock(self, digest: str) -> FileLock:
+        (self.root / "locks").mkdir(parents=True, exist_ok=True)
+        return FileLock(str(self.root / "locks" / f"{digest}.lock"))
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -122,6 +159,7 @@ class CheckpointStore:
         source: FileSource,
         final: Path,
         on_bytes: Callable[[int], None] | None,
+        ephemeral: bool,
     ) -> int:
         final.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".partial-{resolved.digest}-", dir=final.parent))
@@ -138,6 +176,8 @@ class CheckpointStore:
                 "files": files,
             }
             (staging / STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True))
+            if ephemeral:
+                (staging / EPHEMERAL).touch()
             os.rename(staging, final)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
@@ -191,3 +231,30 @@ class CheckpointStore:
         trash = final.with_name(f".trash-{final.name}-{os.getpid()}")
         os.rename(final, trash)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def _lease_name(pid: int) -> str:
+    return f"{socket.gethostname()}-{pid}"
+
+
+def _live_leases(leases: Path) -> list[Path]:
+    """Leases whose process may still run: other hosts' leases always count (we cannot see them)."""
+    host = socket.gethostname()
+    live = []
+    for lease in leases.glob("*") if leases.is_dir() else []:
+        lease_host, _, pid = lease.name.rpartition("-")
+        if lease_host == host and pid.isdigit() and not _pid_alive(int(pid)):
+            lease.unlink(missing_ok=True)  # its process died without releasing it
+            continue
+        live.append(lease)
+    return live
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

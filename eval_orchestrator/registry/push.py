@@ -1,0 +1,105 @@
+"""`registry push`: move a local-registry version to W&B with its metadata and aliases.
+
+Teams start on the embedded registry and move. The upload goes through a short W&B run (the SDK
+logs artifacts from runs, which also records who pushed what). Registry targets are linked from
+the run's project into the registry collection, as the W&B UI does. Pushing the same version twice
+is harmless: W&B deduplicates by manifest digest and just moves the aliases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from eval_orchestrator.config import StoreConfig
+from eval_orchestrator.errors import RegistryError, UserError
+from eval_orchestrator.refs import LEGACY_REGISTRY_PROJECT, CheckpointRef, format_ref, parse_ref
+from eval_orchestrator.registry.local import LocalRegistry
+from eval_orchestrator.registry.wandb_registry import WandbRegistry
+
+PUSH_JOB_TYPE = "registry-push"
+RESERVED_ALIASES = {"latest"}
+
+
+@dataclass(frozen=True)
+class PushResult:
+    source: str
+    target: str  # pinned to the version W&B assigned
+    digest: str
+    aliases: tuple[str, ...]
+
+
+def push(
+    local: LocalRegistry,
+    source_text: str,
+    target_text: str,
+    store: StoreConfig,
+    project: str,
+    entity: str | None = None,
+) -> PushResult:
+    source, target = parse_ref(source_text), parse_ref(target_text)
+    if source.backend != "local":
+        raise UserError(f"{source_text!r} is not a local-registry reference; push takes 'local-registry/<c>:<v>'")
+    if target.backend != "wandb":
+        raise UserError(f"--to {target_text!r} is not a W&B reference, e.g. 'wandb-registry-model/<collection>'")
+    if target.version_index is not None:
+        raise UserError(f"--to {target_text!r} names a version; W&B assigns the next one, so drop ':{target.alias}'")
+    resolved = local.resolve(source)
+    aliases = [a for a in resolved.aliases if a not in RESERVED_ALIASES]
+    if target.alias not in RESERVED_ALIASES and target.alias not in aliases:
+        aliases.append(target.alias)
+
+    registry = WandbRegistry(store)
+    registry.connect()  # fails here, in one line, on a bad key or an unreachable W&B
+    files = local.files_dir(resolved)
+    _upload(files, resolved.metadata, resolved.description, source, target, aliases, project, entity)
+
+    pushed = registry.resolve(target.with_alias(aliases[0] if aliases else "latest"))
+    if pushed.digest != resolved.digest:
+        raise RegistryError(
+            f"after the push, {format_ref(target)} has digest {pushed.digest}, not {resolved.digest}; "
+            "another push may have raced this one"
+        )
+    pinned_source = format_ref(source.with_alias(resolved.version))
+    return PushResult(pinned_source, str(pushed.version_ref), pushed.digest, tuple(aliases))
+
+
+def _upload(
+    files: Path,
+    metadata: Mapping[str, Any],
+    description: str | None,
+    source: CheckpointRef,
+    target: CheckpointRef,
+    aliases: list[str],
+    project: str,
+    entity: str | None,
+) -> None:
+    import wandb
+
+    linked = target.is_registry or target.project == LEGACY_REGISTRY_PROJECT
+    run_project = project if linked else target.project
+    run_entity = entity if linked else target.entity
+    settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, x_disable_meta=True)
+    try:
+        run = wandb.init(
+            project=run_project,
+            entity=run_entity,
+            job_type=PUSH_JOB_TYPE,
+            mode="online",
+            config={"source": format_ref(source), "target": format_ref(target)},
+            settings=settings,
+            reinit="create_new",
+        )
+        with run:
+            artifact = wandb.Artifact(target.collection, type="model", description=description, metadata=dict(metadata))
+            artifact.add_dir(str(files))
+            logged = run.log_artifact(artifact, aliases=aliases)
+            logged.wait()
+            if linked:
+                prefix = f"{target.entity}/" if target.entity else ""
+                run.link_artifact(logged, f"{prefix}{target.project}/{target.collection}", aliases=aliases)
+    except (wandb.errors.Error, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RegistryError(f"pushing {format_ref(source)} to {format_ref(target)} failed: {first}") from None

@@ -1,0 +1,283 @@
+"""The W&B Model Registry backend, on the real SDK (``wandb.Api``).
+
+Resolving asks W&B what an alias points at (version, manifest, metadata); the bytes are then
+fetched by our store, which verifies every file's MD5 (the SDK's ``download`` does not, and its
+``skip_cache`` path races in the pinned SDK), so W&B's own cache never holds a second copy.
+
+``<name>:<alias>-local`` artifacts (references to a shared filesystem, logged by a trainer before
+its upload finishes) are used in place when their files match their digests; while they are
+incomplete we poll for ``<name>:<alias>`` up to ``store.wait_timeout`` seconds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+
+from eval_orchestrator.config import StoreConfig
+from eval_orchestrator.errors import RegistryError, StoreError
+from eval_orchestrator.refs import CheckpointRef, format_ref
+from eval_orchestrator.registry.base import ResolvedCheckpoint
+from eval_orchestrator.store.manifest import Manifest, ManifestEntry
+from eval_orchestrator.store.references import first_mismatch, in_place_root, iter_reference
+
+if TYPE_CHECKING:
+    import requests
+    import wandb
+
+LOCAL_SUFFIX = "-local"
+DOWNLOAD_CHUNK = 1024 * 1024
+FILES_PAGE = 1000
+
+Notify = Callable[[str], None]
+
+
+def _is_transient(exc: BaseException) -> bool:
+    import requests
+
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
+        return True
+    response = getattr(exc, "response", None)
+    return response is not None and (response.status_code >= 500 or response.status_code == 429)
+
+
+class WandbFileSource:
+    """Streams an artifact's files from the URLs W&B hands out (and reference entries from their refs)."""
+
+    def __init__(self, artifact: wandb.Artifact, api_key: str | None, base_url: str, workers: int) -> None:
+        import requests
+        from requests.adapters import HTTPAdapter
+
+        self.artifact = artifact
+        self.api_key = api_key
+        self.api_host = urlparse(base_url).netloc
+        self.session = requests.Session()
+        adapter = HTTPAdapter(pool_maxsize=workers)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
+        self._urls: dict[str, str] | None = None
+        self._lock = threading.Lock()
+
+    def _url(self, path: str) -> str:
+        with self._lock:
+            if self._urls is None:
+                files = self.artifact.files(per_page=FILES_PAGE)
+                self._urls = {f.name: f.direct_url for f in files}
+        try:
+            return self._urls[path]
+        except KeyError:
+            raise StoreError(f"W&B lists no file {path!r} for {self.artifact.source_qualified_name}") from None
+
+    @retry(
+        retry=retry_if_exception(_is_transient),
+        stop=stop_after_attempt(4),
+        wait=wait_exponential(multiplier=0.5, max=8),
+        reraise=True,
+    )
+    def _get(self, url: str) -> requests.Response:
+        # Signed cloud URLs take no credentials; files served by the W&B host itself do.
+        auth = ("api", self.api_key or "") if urlparse(url).netloc == self.api_host else None
+        response = self.session.get(url, stream=True, auth=auth, timeout=60)
+        response.raise_for_status()
+        return response
+
+    def iter_bytes(self, entry: ManifestEntry) -> Iterator[bytes]:
+        if entry.ref:
+            yield from iter_reference(entry)
+            return
+        import requests
+
+        try:
+            with self._get(self._url(entry.path)) as response:
+                yield from response.iter_content(DOWNLOAD_CHUNK)
+        except requests.RequestException as exc:
+            raise StoreError(
+                f"downloading {entry.path!r} of {self.artifact.source_qualified_name} failed: {exc}"
+            ) from None
+
+
+class WandbRegistry:
+    def __init__(
+        self,
+        store: StoreConfig,
+        notify: Notify = lambda _: None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.notify = notify
+        self.sleep = sleep
+        self._api_handle: wandb.Api | None = None
+        self._artifacts: dict[str, wandb.Artifact] = {}
+
+    # -- the Registry protocol ---------------------------------------------------------------
+
+    def resolve(self, ref: CheckpointRef) -> ResolvedCheckpoint:
+        real = self._lookup(ref)
+        local = None if ref.alias.endswith(LOCAL_SUFFIX) else self._lookup(ref.with_alias(ref.alias + LOCAL_SUFFIX))
+        if local is not None and real is not None and real.version == local.version:
+            real = None  # e.g. `latest` moved onto the '-local' version itself: the upload is not there yet
+        if local is not None:
+            resolved = self._resolved(ref, local)
+            root = in_place_root(resolved.manifest.entries)
+            problem = "its files are not one directory of file:// references" if root is None else None
+            if root is not None:
+                problem = first_mismatch(root, resolved.manifest.entries)
+            if problem is None and real is not None and not _same_files(resolved, self._resolved(ref, real)):
+                problem = f"it holds other files than {format_ref(ref)}"
+            if problem is None:
+                assert root is not None
+                return _with_in_place(resolved, str(root))
+            if real is None:
+                real = self._wait_for(ref, local_problem=problem)
+            else:
+                self.notify(f"not using {format_ref(ref.with_alias(ref.alias + LOCAL_SUFFIX))}: {problem}")
+        if real is None:
+            raise RegistryError(
+                f"{format_ref(ref)} not found: W&B has no version or alias {ref.alias!r} of {ref.collection!r} "
+                f"(nor {ref.alias + LOCAL_SUFFIX!r}); check the name and alias in the W&B UI"
+            )
+        return self._resolved(ref, real)
+
+    def source(self, resolved: ResolvedCheckpoint) -> WandbFileSource:
+        artifact = self._artifacts[resolved.digest]
+        api = self.connect()
+        return WandbFileSource(artifact, api.api_key, api.settings["base_url"], self.store.workers)
+
+    # -- W&B access --------------------------------------------------------------------------
+
+    def connect(self) -> wandb.Api:
+        """The API session, opened on first use; bad keys and unreachable hosts fail here."""
+        if self._api_handle is None:
+            import wandb
+
+            base_url = os.environ.get("WANDB_BASE_URL")
+            if base_url:
+                _check_reachable(base_url)
+            with _wandb_errors(base_url or "W&B"):
+                self._api_handle = wandb.Api()
+        return self._api_handle
+
+    def _lookup(self, ref: CheckpointRef) -> wandb.Artifact | None:
+        api = self.connect()
+        name = format_ref(ref)
+        with _wandb_errors(api.settings["base_url"]):
+            try:
+                found: wandb.Artifact = api.artifact(name)
+                return found
+            except Exception as exc:
+                text = str(exc)
+                if "artifact membership" in text and "not found" in text:
+                    return None
+                if "not found under entity" in text:
+                    entity = ref.entity or "the default entity"
+                    raise RegistryError(
+                        f"{name}: W&B has no project {ref.project!r} under {entity!r}, "
+                        "or this API key cannot see it; check the entity/org and project"
+                    ) from None
+                raise
+
+    def _resolved(self, ref: CheckpointRef, artifact: wandb.Artifact) -> ResolvedCheckpoint:
+        manifest = Manifest.of(
+            ManifestEntry(path, entry.digest, int(entry.size or 0), entry.ref, dict(entry.extra or {}))
+            for path, entry in artifact.manifest.entries.items()
+        )
+        if artifact.digest and manifest.digest != artifact.digest:
+            raise RegistryError(
+                f"{artifact.qualified_name}: its manifest does not match its digest {artifact.digest}; "
+                "the artifact is inconsistent in W&B, refusing it"
+            )
+        self._artifacts[manifest.digest] = artifact
+        created = artifact.created_at
+        return ResolvedCheckpoint(
+            ref=ref,
+            version=artifact.version,
+            manifest=manifest,
+            aliases=tuple(sorted(artifact.aliases)),
+            metadata=dict(artifact.metadata or {}),
+            description=artifact.description,
+            created_at=str(created) if created else None,
+        )
+
+    def _wait_for(self, ref: CheckpointRef, local_problem: str) -> wandb.Artifact:
+        name = format_ref(ref)
+        timeout = self.store.wait_timeout
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise RegistryError(
+                    f"timed out after {timeout:g}s waiting for {name} to be uploaded "
+                    f"({ref.alias + LOCAL_SUFFIX!r} exists but {local_problem}); "
+                    "check the trainer's upload or raise WANDB_ARTIFACT_WAIT_TIMEOUT_SEC"
+                )
+            self.notify(
+                f"waiting for {name}: {ref.alias + LOCAL_SUFFIX!r} is incomplete ({local_problem}); "
+                f"{remaining:.0f}s left"
+            )
+            self.sleep(min(self.store.poll_interval, remaining))
+            found = self._lookup(ref)
+            if found is not None:
+                return found
+
+
+def _same_files(a: ResolvedCheckpoint, b: ResolvedCheckpoint) -> bool:
+    digests = {p: e.digest for p, e in a.manifest.entries.items()}
+    return digests == {p: e.digest for p, e in b.manifest.entries.items()}
+
+
+def _with_in_place(resolved: ResolvedCheckpoint, root: str) -> ResolvedCheckpoint:
+    from dataclasses import replace
+
+    return replace(resolved, in_place=root)
+
+
+def _check_reachable(base_url: str) -> None:
+    """Fail in a second, with the reason, instead of after the SDK's retries."""
+    if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
+        return  # the proxy decides what is reachable
+    parsed = urlparse(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise RegistryError(f"WANDB_BASE_URL {base_url!r} is not an http(s):// URL; fix it or unset it")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=10).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise RegistryError(
+            f"cannot reach W&B at {base_url} ({reason}); check WANDB_BASE_URL and the network, "
+            "or use a local-registry/ reference"
+        ) from None
+
+
+@contextlib.contextmanager
+def _wandb_errors(where: str) -> Iterator[None]:
+    """Map the SDK's exceptions for the failures users hit onto one-line RegistryErrors."""
+    import wandb
+
+    try:
+        yield
+    except wandb.errors.AuthenticationError as exc:
+        text = str(exc)
+        if "Failed to execute API request" in text or "did not respond" in text:
+            raise RegistryError(f"W&B at {where} did not answer; check WANDB_BASE_URL and the network") from None
+        raise RegistryError(
+            f"W&B at {where} rejected the API key; check WANDB_API_KEY or run `wandb login --relogin`"
+        ) from None
+    except wandb.errors.UsageError as exc:
+        if "authentication" in str(exc).lower() or "api key" in str(exc).lower():
+            raise RegistryError("no W&B API key: set WANDB_API_KEY or run `wandb login`") from None
+        raise RegistryError(f"W&B: {exc}") from None
+    except wandb.errors.CommError as exc:
+        raise RegistryError(f"W&B request to {where} failed: {_first_line(exc)}") from None
+
+
+def _first_line(exc: Any) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from eval_orchestrator.config import RunConfig, build_config, json_schema
+from eval_orchestrator.config import RunConfig, build_config, build_store_config, json_schema
 from eval_orchestrator.errors import ConfigError, RefError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,3 +80,13 @@ def test_schema_lists_every_section() -> None:
     schema = json_schema()
     assert set(schema["properties"]) == set(RunConfig.model_fields)
     assert "checkpoints" in schema["required"]
+
+
+def test_cache_controls_from_env_with_flags_winning() -> None:
+    env = {"WANDB_CACHE_SKIP": "true", "WANDB_ARTIFACT_WAIT_TIMEOUT_SEC": "60", "WANDB_ARTIFACT_DIR": "/x"}
+    store = build_store_config(environ=env)
+    assert (store.cache_skip, store.wait_timeout, store.artifact_dir) == (True, 60, "/x")
+    store = build_store_config({"cache_skip": False, "wait_timeout": 0}, environ=env)  # explicit false and 0 win
+    assert (store.cache_skip, store.wait_timeout) == (False, 0)
+    with pytest.raises(ConfigError, match=r"invalid value for 'wait_timeout' \(got 'soon'\)"):
+        build_store_config(environ={"WANDB_ARTIFACT_WAIT_TIMEOUT_SEC": "soon"})

@@ -47,6 +47,13 @@ def test_registry_reference_forms_resolve_to_the_same_version(wandb_server: Serv
     assert item.bytes_copied == sum(len(b) for b in FILES.values())
 
 
+def test_registry_org_from_wandb_entity(wandb_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    wandb_server.state.add_version(*REGISTRY, "tiny", FILES, ("prod",))
+    monkeypatch.setenv("WANDB_ENTITY", ORG_ENTITY)  # a team entity: its organization is the org
+    assert orchestrate.resolve("wandb-registry-model/tiny:prod").resolved.version == "v0"
+    assert "GetDefaultEntity" not in wandb_server.state.operations
+
+
 def test_team_project_reference_and_alias_move(wandb_server: Server, isolated_env: Path) -> None:
     state = wandb_server.state
     v0 = state.add_version("team", "proj", "tiny", FILES, ("prod",))

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
@@ -60,7 +61,7 @@ class Version:
     created_at: str
     created_by: str | None = None  # the run that logged it
 
-    @property
+    @cached_property  # versions are immutable; hashing large files on every request would dominate
     def contents(self) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {p: {"digest": b64_md5(b), "size": len(b)} for p, b in self.files.items()}
         out.update(self.refs)

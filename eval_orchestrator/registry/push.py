@@ -8,6 +8,7 @@ is harmless: W&B deduplicates by manifest digest and just moves the aliases.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,8 @@ def _upload(
     run_project = project if linked else target.project
     run_entity = entity if linked else target.entity
     settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, x_disable_meta=True)
+    if base_url := os.environ.get("WANDB_BASE_URL"):
+        settings.base_url = base_url  # read now: wandb's process-wide settings were fixed at first use
     try:
         run = wandb.init(
             project=run_project,

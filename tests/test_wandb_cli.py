@@ -107,3 +107,27 @@ def test_run_from_wandb_registry_with_skip_cache_and_sigterm(
     assert proc.returncode == 143, stderr[-2000:]
     assert "Traceback" not in stderr and stderr.rstrip().endswith("terminated")
     assert list(store.iterdir()) == []
+
+
+def test_sigterm_mid_download_stops_at_once_and_leaves_nothing(wandb_server: Server, isolated_env: Path) -> None:
+    many = {f"shard-{i:02d}.bin": os.urandom(4 * 1024 * 1024) for i in range(16)}
+    wandb_server.state.add_version("team", "proj", "big", many)
+    wandb_server.state.faults.chunk_delay = 0.1  # 640 KiB/s per file: each file takes over 6 s
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eval_orchestrator.cli", "resolve", "team/proj/big:latest"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    store = isolated_env / "store" / "checkpoints" / "big"
+    deadline = time.monotonic() + 60
+    while not any(p.stat().st_size for p in store.glob(".partial-*/files/*.bin")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    killed_at = time.monotonic()
+    stderr = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 143, stderr
+    # Files in flight stop at their next chunk, queued ones never start.
+    assert time.monotonic() - killed_at < 2.5, "the download went on after SIGTERM"
+    assert list(store.iterdir()) == []
+    assert len(wandb_server.state.file_gets) < len(many)

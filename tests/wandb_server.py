@@ -94,6 +94,7 @@ class Faults:
     corrupt: set[str] = field(default_factory=set)  # file names served with one byte flipped
     truncate: set[str] = field(default_factory=set)  # file names served with the last byte missing
     delay_per_file: float = 0.0  # seconds to sleep before each file body
+    chunk_delay: float = 0.0  # seconds to sleep between 64 KiB pieces of a file body (a slow link)
 
 
 @dataclass
@@ -332,7 +333,18 @@ class Server:
                 data = data[:-1]
             if faults.delay_per_file:
                 time.sleep(faults.delay_per_file)
-            self._send(req, 200, data, "application/octet-stream")
+            if not faults.chunk_delay:
+                self._send(req, 200, data, "application/octet-stream")
+                return
+            req.send_response(200)
+            req.send_header("Content-Length", str(len(data)))
+            req.end_headers()
+            try:
+                for start in range(0, len(data), 64 * 1024):
+                    req.wfile.write(data[start : start + 64 * 1024])
+                    time.sleep(faults.chunk_delay)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client went away
             return
         self._send(req, 404, b"{}")
 

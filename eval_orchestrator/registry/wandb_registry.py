@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import wandb
 
 LOCAL_SUFFIX = "-local"
-DOWNLOAD_CHUNK = 1024 * 1024
+DOWNLOAD_CHUNK = 256 * 1024  # also how soon a stopped download notices
 FILES_PAGE = 1000
 
 Notify = Callable[[str], None]

@@ -29,6 +29,7 @@ import os
 import shutil
 import socket
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -165,8 +166,7 @@ class CheckpointStore:
         staging = Path(tempfile.mkdtemp(prefix=f".partial-{resolved.digest}-", dir=final.parent))
         try:
             entries = list(resolved.manifest.entries.values())
-            with ThreadPoolExecutor(max_workers=self.workers) as pool:
-                sizes = list(pool.map(lambda e: self._fetch_entry(resolved, source, e, staging, on_bytes), entries))
+            sizes = self._fetch_all(resolved, source, entries, staging, on_bytes)
             stats = {e.path: (staging / FILES / e.path).stat() for e in entries}
             files = {path: [st.st_size, st.st_mtime_ns] for path, st in stats.items()}
             stamp = {
@@ -184,6 +184,28 @@ class CheckpointStore:
             raise
         return sum(sizes)
 
+    def _fetch_all(
+        self,
+        resolved: ResolvedCheckpoint,
+        source: FileSource,
+        entries: list[ManifestEntry],
+        staging: Path,
+        on_bytes: Callable[[int], None] | None,
+    ) -> list[int]:
+        # On the first failure, Ctrl-C or SIGTERM, the other workers stop at their next chunk and
+        # queued files never start, so an interrupted download exits in moments, not at its end.
+        stop = threading.Event()
+        pool = ThreadPoolExecutor(max_workers=self.workers)
+        try:
+            futures = [pool.submit(self._fetch_entry, resolved, source, e, staging, on_bytes, stop) for e in entries]
+            return [future.result() for future in futures]
+        except BaseException:
+            stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        finally:
+            pool.shutdown(wait=True)
+
     def _fetch_entry(
         self,
         resolved: ResolvedCheckpoint,
@@ -191,6 +213,7 @@ class CheckpointStore:
         entry: ManifestEntry,
         staging: Path,
         on_bytes: Callable[[int], None] | None,
+        stop: threading.Event,
     ) -> int:
         label = f"{resolved.collection}:{resolved.version}"
         relative = PurePosixPath(entry.path)
@@ -202,6 +225,8 @@ class CheckpointStore:
         size = 0
         with dest.open("wb") as out:
             for chunk in source.iter_bytes(entry):
+                if stop.is_set():
+                    raise StoreError(f"download of {label} stopped")
                 hasher.update(chunk)
                 out.write(chunk)
                 size += len(chunk)

@@ -6,11 +6,8 @@ import json
 from pathlib import Path
 
 from tests.test_cli import assert_one_line_error, cli
+from tests.trees import read_tree
 from tests.wandb_server import ORG_ENTITY, VIEWER, Server
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def _add_local(checkpoint_dir: Path) -> dict[str, object]:
@@ -43,7 +40,7 @@ def test_push_to_the_model_registry(wandb_server: Server, checkpoint_dir: Path) 
     state = wandb_server.state
     portfolio = state.collections[(ORG_ENTITY, "wandb-registry-model", "tiny")]
     [version] = portfolio.versions
-    assert version.files == _tree(checkpoint_dir)
+    assert version.files == read_tree(checkpoint_dir)
     assert version.digest == local["digest"]
     assert version.metadata == {"step": 300} and version.description == "trained"
     assert portfolio.aliases_of(0) == ["latest", "prod"]

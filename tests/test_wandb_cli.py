@@ -13,14 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.test_cli import assert_one_line_error, cli
+from tests.trees import read_tree
 from tests.wandb_server import Server
 
 FILES = {"config.json": b'{"n_layer": 2}', "weights.bin": os.urandom(200_000)}
 REPO = Path(__file__).resolve().parents[1]
-
-
-def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 def test_resolve_cold_then_warm(wandb_server: Server) -> None:
@@ -30,7 +27,7 @@ def test_resolve_cold_then_warm(wandb_server: Server) -> None:
     info = json.loads(cold.stdout)
     assert info["ref"] == "team/proj/tiny:v0" and info["aliases"] == ["latest", "prod"]
     assert info["metadata"] == {"lr": 0.1} and info["bytes_copied"] == info["bytes"] == 200_014
-    assert _tree(Path(info["path"])) == FILES
+    assert read_tree(Path(info["path"])) == FILES
     warm = json.loads(cli("resolve", "team/proj/tiny:prod", "--json").stdout)
     assert warm["path"] == info["path"] and warm["bytes_copied"] == 0
 
@@ -82,7 +79,7 @@ def test_run_from_wandb_registry_with_skip_cache_and_sigterm(
     wandb_server: Server, tiny_hf_checkpoints: tuple[Path, Path], isolated_env: Path
 ) -> None:
     _, trained = tiny_hf_checkpoints
-    files = _tree(trained)
+    files = read_tree(trained)
     wandb_server.state.add_version("acme-org", "wandb-registry-model", "tiny-gpt2", files, ("prod",))
     store = isolated_env / "store" / "checkpoints" / "tiny-gpt2"
 

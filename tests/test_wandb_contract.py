@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,8 +17,7 @@ import pytest
 from eval_orchestrator import orchestrate
 from eval_orchestrator.errors import RegistryError
 from tests.conftest import REAL_WANDB, REAL_WANDB_PROJECT
-
-Seed = Callable[[str, dict[str, bytes], tuple[str, ...]], None]
+from tests.trees import read_tree
 
 
 class Backend:
@@ -71,17 +70,13 @@ def _name() -> str:
     return f"contract-{uuid.uuid4().hex[:10]}"  # fresh per test: real W&B projects are shared
 
 
-def _tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
-
-
 def test_resolve_alias_and_version(backend: Backend) -> None:
     name, files = _name(), {"config.json": b"{}", "weights.bin": os.urandom(70_000)}
     backend.seed(name, files, ("prod",))
     item = orchestrate.resolve(backend.ref(name, "prod"))
     assert item.resolved.version == "v0"
     assert "prod" in item.resolved.aliases and "latest" in item.resolved.aliases
-    assert _tree(item.path) == files
+    assert read_tree(item.path) == files
     assert orchestrate.resolve(backend.ref(name, "v0")).path == item.path
 
 
@@ -92,8 +87,8 @@ def test_alias_moved_resolves_anew_and_old_version_stays(backend: Backend) -> No
     backend.seed(name, {"w.bin": b"new"}, ("prod",))
     new = orchestrate.resolve(backend.ref(name, "prod"))
     assert (old.resolved.version, new.resolved.version) == ("v0", "v1")
-    assert _tree(new.path) == {"w.bin": b"new"}
-    assert _tree(old.path) == {"w.bin": b"old"}
+    assert read_tree(new.path) == {"w.bin": b"new"}
+    assert read_tree(old.path) == {"w.bin": b"old"}
 
 
 def test_missing_alias_and_artifact(backend: Backend) -> None:

@@ -12,6 +12,7 @@ import pytest
 from eval_orchestrator import orchestrate
 from eval_orchestrator.config import build_store_config
 from eval_orchestrator.errors import RegistryError, StoreError
+from tests.trees import read_tree
 from tests.wandb_server import ORG_ENTITY, VIEWER, Server
 
 FILES = {"config.json": b'{"n_layer": 2}', "weights.bin": bytes(range(256)) * 1200, "sub/tok.json": b"{}"}
@@ -20,10 +21,6 @@ REGISTRY = (ORG_ENTITY, "wandb-registry-model")
 
 def _b64(data: bytes) -> str:
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
-
-
-def _read_tree(root: Path) -> dict[str, bytes]:
-    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
 @pytest.mark.parametrize(
@@ -43,7 +40,7 @@ def test_registry_reference_forms_resolve_to_the_same_version(wandb_server: Serv
     assert item.resolved.metadata == {"step": 7}
     assert item.resolved.description == "first"
     assert item.resolved.created_at
-    assert _read_tree(item.path) == FILES
+    assert read_tree(item.path) == FILES
     assert item.bytes_copied == sum(len(b) for b in FILES.values())
 
 
@@ -64,8 +61,8 @@ def test_team_project_reference_and_alias_move(wandb_server: Server, isolated_en
     state.add_version("team", "proj", "tiny", changed, ("prod",))  # `prod` moves to v1
     second = orchestrate.resolve("team/proj/tiny:prod")
     assert second.resolved.version == "v1"
-    assert _read_tree(second.path) == changed
-    assert first.path.is_dir() and _read_tree(first.path) == FILES  # the old version stays cached
+    assert read_tree(second.path) == changed
+    assert first.path.is_dir() and read_tree(first.path) == FILES  # the old version stays cached
 
     gets = len(state.file_gets)
     again = orchestrate.resolve("team/proj/tiny:v0")
@@ -165,7 +162,7 @@ def test_incomplete_local_waits_for_the_upload(wandb_server: Server, tmp_path: P
     item = orchestrate.resolve("team/proj/tiny:step-5", store, notify=lines.append)
     uploaded.join()
     assert item.resolved.version == "v1" and item.resolved.in_place is None
-    assert _read_tree(item.path) == FILES
+    assert read_tree(item.path) == FILES
     assert any("waiting for team/proj/tiny:step-5" in line and "has" in line for line in lines)
 
 
@@ -192,7 +189,7 @@ def test_cache_skip_keeps_nothing(wandb_server: Server, isolated_env: Path) -> N
     wandb_server.state.add_version("team", "proj", "tiny", FILES)
     store = build_store_config({"cache_skip": True})
     item = orchestrate.resolve("team/proj/tiny:latest", store)
-    assert _read_tree(item.path) == FILES  # usable while leased
+    assert read_tree(item.path) == FILES  # usable while leased
     assert orchestrate.release([item], store) == [item]
     assert not item.path.exists()
     assert [p.name for p in (isolated_env / "store" / "checkpoints" / "tiny").iterdir()] == []

@@ -221,7 +221,6 @@ class Server:
             "ArtifactType": self._artifact_type,
             "CreateArtifact": self._create_artifact,
             "CreateArtifactManifest": self._create_manifest,
-            "UpdateArtifactManifest": self._create_manifest,
             "CreateArtifactFiles": self._create_files,
             "CommitArtifact": self._commit_artifact,
             "ArtifactByID": self._artifact_by_id,
@@ -550,10 +549,10 @@ class Server:
         }
 
     def _create_manifest(self, variables: dict[str, Any]) -> dict[str, Any]:
-        artifact_id = variables.get("artifactID") or variables.get("artifactManifestID", "").removesuffix("-manifest")
+        artifact_id = variables["artifactID"]
         upload = f"{self.url}/uploads/{artifact_id}/wandb_manifest.json"
         return {
-            next(k for k in ("createArtifactManifest", "updateArtifactManifest") if k): {
+            "createArtifactManifest": {
                 "artifactManifest": {
                     "id": f"{artifact_id}-manifest",
                     "file": {"id": f"{artifact_id}-manifest-file", "uploadUrl": upload, "uploadHeaders": []},

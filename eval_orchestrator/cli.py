@@ -171,12 +171,8 @@ def run(
     # Inspect and wandb print progress on stdout; keep stdout for our table or JSON alone.
     from eval_orchestrator.progress import RichTransferProgress
 
-    progress = RichTransferProgress()
-    with contextlib.redirect_stdout(sys.stderr):
-        try:
-            report = orchestrate.run(config, notify=lambda line: click.echo(line, err=True), progress=progress)
-        finally:
-            progress.close()
+    with contextlib.redirect_stdout(sys.stderr), RichTransferProgress() as progress:
+        report = orchestrate.run(config, notify=lambda line: click.echo(line, err=True), progress=progress)
     if as_json:
         click.echo(json.dumps([_outcome_json(o) for o in report.outcomes], indent=2))
     else:
@@ -245,11 +241,8 @@ def resolve(
             "wait_timeout": wait_timeout,
         }
     )
-    progress = RichTransferProgress()
-    try:
+    with RichTransferProgress() as progress:
         item = orchestrate.resolve(ref, store, progress, notify=lambda line: click.echo(line, err=True))
-    finally:
-        progress.close()
     removed = bool(orchestrate.release([item], store))
     resolved = item.resolved
     info = {

@@ -69,3 +69,9 @@ class RichTransferProgress:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
+
+    def __enter__(self) -> RichTransferProgress:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

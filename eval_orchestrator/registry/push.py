@@ -18,7 +18,7 @@ from eval_orchestrator.config import StoreConfig
 from eval_orchestrator.errors import RegistryError, UserError
 from eval_orchestrator.refs import LEGACY_REGISTRY_PROJECT, CheckpointRef, format_ref, parse_ref
 from eval_orchestrator.registry.local import LocalRegistry
-from eval_orchestrator.registry.wandb_registry import WandbRegistry
+from eval_orchestrator.registry.wandb_registry import WandbRegistry, first_line
 
 PUSH_JOB_TYPE = "registry-push"
 RESERVED_ALIASES = {"latest"}
@@ -104,5 +104,4 @@ def _upload(
                 prefix = f"{target.entity}/" if target.entity else ""
                 run.link_artifact(logged, f"{prefix}{target.project}/{target.collection}", aliases=aliases)
     except (wandb.errors.Error, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise RegistryError(f"pushing {format_ref(source)} to {format_ref(target)} failed: {first}") from None
+        raise RegistryError(f"pushing {format_ref(source)} to {format_ref(target)} failed: {first_line(exc)}") from None

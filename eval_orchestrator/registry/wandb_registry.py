@@ -17,7 +17,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
@@ -121,30 +122,32 @@ class WandbRegistry:
 
     def resolve(self, ref: CheckpointRef) -> ResolvedCheckpoint:
         real = self._lookup(ref)
-        local = None if ref.alias.endswith(LOCAL_SUFFIX) else self._lookup(ref.with_alias(ref.alias + LOCAL_SUFFIX))
+        local_ref = ref.with_alias(ref.alias + LOCAL_SUFFIX)
+        local = None if ref.alias.endswith(LOCAL_SUFFIX) else self._lookup(local_ref)
         if local is not None and real is not None and real.version == local.version:
             real = None  # e.g. `latest` moved onto the '-local' version itself: the upload is not there yet
+        wanted = self._resolved(ref, real) if real is not None else None
         if local is not None:
-            resolved = self._resolved(ref, local)
-            root = in_place_root(resolved.manifest.entries)
-            problem = "its files are not one directory of file:// references" if root is None else None
-            if root is not None:
-                problem = first_mismatch(root, resolved.manifest.entries)
-            if problem is None and real is not None and not _same_files(resolved, self._resolved(ref, real)):
+            candidate = self._resolved(ref, local)
+            root = in_place_root(candidate.manifest.entries)
+            if root is None:
+                problem: str | None = "its files are not one directory of file:// references"
+            else:
+                problem = first_mismatch(root, candidate.manifest.entries)
+            if problem is None and wanted is not None and not _same_files(candidate, wanted):
                 problem = f"it holds other files than {format_ref(ref)}"
             if problem is None:
-                assert root is not None
-                return _with_in_place(resolved, str(root))
-            if real is None:
-                real = self._wait_for(ref, local_problem=problem)
+                return replace(candidate, in_place=str(root))
+            if wanted is None:
+                wanted = self._resolved(ref, self._wait_for(ref, local_problem=problem))
             else:
-                self.notify(f"not using {format_ref(ref.with_alias(ref.alias + LOCAL_SUFFIX))}: {problem}")
-        if real is None:
+                self.notify(f"not using {format_ref(local_ref)}: {problem}")
+        if wanted is None:
             raise RegistryError(
                 f"{format_ref(ref)} not found: W&B has no version or alias {ref.alias!r} of {ref.collection!r} "
-                f"(nor {ref.alias + LOCAL_SUFFIX!r}); check the name and alias in the W&B UI"
+                f"(nor {local_ref.alias!r}); check the name and alias in the W&B UI"
             )
-        return self._resolved(ref, real)
+        return wanted
 
     def source(self, resolved: ResolvedCheckpoint) -> WandbFileSource:
         artifact = self._artifacts[resolved.digest]
@@ -233,12 +236,6 @@ def _same_files(a: ResolvedCheckpoint, b: ResolvedCheckpoint) -> bool:
     return digests == {p: e.digest for p, e in b.manifest.entries.items()}
 
 
-def _with_in_place(resolved: ResolvedCheckpoint, root: str) -> ResolvedCheckpoint:
-    from dataclasses import replace
-
-    return replace(resolved, in_place=root)
-
-
 def _check_reachable(base_url: str) -> None:
     """Fail in a second, with the reason, instead of after the SDK's retries."""
     if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
@@ -276,8 +273,10 @@ def _wandb_errors(where: str) -> Iterator[None]:
             raise RegistryError("no W&B API key: set WANDB_API_KEY or run `wandb login`") from None
         raise RegistryError(f"W&B: {exc}") from None
     except wandb.errors.CommError as exc:
-        raise RegistryError(f"W&B request to {where} failed: {_first_line(exc)}") from None
+        raise RegistryError(f"W&B request to {where} failed: {first_line(exc)}") from None
 
 
-def _first_line(exc: Any) -> str:
-    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+def first_line(exc: BaseException) -> str:
+    """The first line of an SDK error's text (they run to many lines), or its type when empty."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

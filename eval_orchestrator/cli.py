@@ -60,7 +60,15 @@ class _Group(click.Group):
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
             click.echo("terminated" if _terminated else "interrupted", err=True)
+            _forget_interrupt_in_string_eval()
             ctx.exit(143 if _terminated else 130)
+
+
+def _forget_interrupt_in_string_eval() -> None:
+    # CPython marks a KeyboardInterrupt that ends any string `exec` (dataclasses, pydantic...) as
+    # "unhandled" even when it is caught, and under `python -m` then kills itself with SIGINT at
+    # exit instead of using our exit code. Each string eval resets that mark first.
+    exec("None", {})
 
 
 def _store_options(command: Any) -> Any:

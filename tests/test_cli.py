@@ -146,3 +146,17 @@ def test_run_on_tiny_hf_checkpoint(tiny_hf_checkpoints: tuple[Path, Path], isola
     assert outcomes["v0"]["status"] == outcomes["v1"]["status"] == "success"
     assert outcomes["v1"]["metrics"]["includes/accuracy"] > outcomes["v0"]["metrics"]["includes/accuracy"]
     assert "logging offline" in result.stderr
+
+
+def test_interrupt_inside_a_string_exec_still_exits_143() -> None:
+    # CPython would otherwise kill `python -m` with SIGINT at exit (returncode -2), which made a
+    # SIGTERM test flaky: it depended on whether the signal landed inside a string exec.
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.interrupt_probe", "interrupted-in-exec"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=60,
+    )
+    assert done.returncode == 143, done.stderr
+    assert done.stderr.strip() == "terminated"

@@ -86,6 +86,11 @@ def _store_options(command: Any) -> Any:
             type=float,
             help="Seconds to wait for an upload while only '<alias>-local' exists (WANDB_ARTIFACT_WAIT_TIMEOUT_SEC).",
         ),
+        click.option(
+            "--workers",
+            type=click.IntRange(1, 64),
+            help="Parallel transfers: files and ranges of large S3 objects (EVAL_ORCHESTRATOR_DOWNLOAD_WORKERS).",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -142,6 +147,7 @@ def run(
     artifact_dir: str | None,
     skip_cache: bool | None,
     wait_timeout: float | None,
+    workers: int | None,
     display: str | None,
     as_json: bool,
 ) -> None:
@@ -169,6 +175,7 @@ def run(
             ("store", "artifact_dir"): artifact_dir,
             ("store", "cache_skip"): skip_cache,
             ("store", "wait_timeout"): wait_timeout,
+            ("store", "workers"): workers,
         }
     )
     if task_args and not tasks:
@@ -235,6 +242,7 @@ def resolve(
     artifact_dir: str | None,
     skip_cache: bool | None,
     wait_timeout: float | None,
+    workers: int | None,
 ) -> None:
     """Resolve REF to one version and materialise it in the checkpoint store."""
     from eval_orchestrator import orchestrate
@@ -247,6 +255,7 @@ def resolve(
             "verify": verify or None,
             "cache_skip": skip_cache,
             "wait_timeout": wait_timeout,
+            "workers": workers,
         }
     )
     with RichTransferProgress() as progress:
@@ -287,20 +296,18 @@ def registry() -> None:
 
 
 @registry.command("add")
-@click.argument("directory", type=click.Path())
+@click.argument("source")
 @click.option("--name", "collection", required=True, help="Collection to add a version to.")
 @click.option("--alias", "aliases", multiple=True, help="Alias to point at the new version (repeatable).")
 @click.option("--metadata", "metadata", multiple=True, help="Metadata key=value (repeatable).")
 @click.option("--description", help="Description of this version.")
 def registry_add(
-    directory: str, collection: str, aliases: tuple[str, ...], metadata: tuple[str, ...], description: str | None
+    source: str, collection: str, aliases: tuple[str, ...], metadata: tuple[str, ...], description: str | None
 ) -> None:
-    """Register the files in DIRECTORY as the next version vN of COLLECTION."""
+    """Register SOURCE (a directory, or s3://bucket/prefix by reference) as the next version vN of COLLECTION."""
     from eval_orchestrator.orchestrate import local_registry
 
-    resolved = local_registry().add(
-        directory, collection, list(aliases), _kv_pairs(metadata, "--metadata"), description
-    )
+    resolved = local_registry().add(source, collection, list(aliases), _kv_pairs(metadata, "--metadata"), description)
     click.echo(
         f"added local-registry/{collection}:{resolved.version} "
         f"({len(resolved.manifest.entries)} files, {resolved.manifest.total_bytes} bytes, "

@@ -96,7 +96,15 @@ class StoreConfig(_Strict):
         default=None, description="Local registry root (EVAL_ORCHESTRATOR_REGISTRY); the user data dir when unset."
     )
     verify: bool = Field(default=False, description="Re-hash every stored file before use (slow, thorough).")
-    workers: int = Field(default=8, ge=1, le=64, description="Files copied and verified in parallel.")
+    workers: int = Field(
+        default=8, ge=1, le=64, description="Parallel transfers: files, and ranges of large S3 objects."
+    )
+    part_size_mb: int = Field(
+        default=64, ge=1, le=4096, description="Size of the ranged requests a large S3 object is split into (MiB)."
+    )
+    retries: int = Field(
+        default=8, ge=1, le=50, description="Attempts per S3 request before a download fails (backoff in between)."
+    )
     cache_skip: bool = Field(
         default=False,
         description="WANDB_CACHE_SKIP: do not keep checkpoints; each is removed when the run that fetched it ends.",
@@ -142,6 +150,9 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "WANDB_ARTIFACT_WAIT_TIMEOUT_SEC": ("store", "wait_timeout"),
     "EVAL_ORCHESTRATOR_POLL_INTERVAL_SEC": ("store", "poll_interval"),
     "EVAL_ORCHESTRATOR_REGISTRY": ("store", "registry"),
+    "EVAL_ORCHESTRATOR_DOWNLOAD_WORKERS": ("store", "workers"),
+    "EVAL_ORCHESTRATOR_PART_SIZE_MB": ("store", "part_size_mb"),
+    "EVAL_ORCHESTRATOR_DOWNLOAD_RETRIES": ("store", "retries"),
 }
 
 

@@ -29,3 +29,7 @@ class EvalFailed(Exception):
     """Some jobs did not succeed. Not a usage error: exit code 1."""
 
     exit_code = 1
+
+
+class VerificationFailed(StoreError):
+    """A source's bytes are not the registered ones (corrupted, truncated, overwritten, gone): nothing is kept."""

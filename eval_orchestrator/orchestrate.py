@@ -31,7 +31,9 @@ def local_registry(store: StoreConfig | None = None) -> LocalRegistry:
 def checkpoint_store(store: StoreConfig | None = None) -> CheckpointStore:
     settings = store or build_store_config()
     root = Path(settings.artifact_dir) if settings.artifact_dir else default_store_root()
-    return CheckpointStore(root, workers=settings.workers)
+    return CheckpointStore(
+        root, workers=settings.workers, part_size=settings.part_size_mb * 1024 * 1024, retries=settings.retries
+    )
 
 
 class Registries:

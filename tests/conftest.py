@@ -20,6 +20,21 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("WANDB_API_KEY", "WANDB_PROJECT", "WANDB_ENTITY", "WANDB_BASE_URL", "INSPECT_REQUIRED_HOOKS"):
         monkeypatch.delenv(name, raising=False)
+    for name in (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "AWS_S3_ENDPOINT_URL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    # No AWS config of the developer's, and no instance-metadata probes (they wait on the network).
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("WANDB_MODE", "offline")
     monkeypatch.setenv("WANDB_DIR", str(tmp_path / "wb"))
     monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wb-data"))
@@ -71,3 +86,32 @@ def wandb_server(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-de
     # The SDK tolerates some failed operations; the server still must have known every one it got.
     unknown = [name for name, _, _ in server.state.unknown if name != "NoSuchOperation"]
     assert not unknown, f"the SDK sent operations the test server does not speak: {unknown}"
+
+
+@pytest.fixture(scope="session")
+def moto_s3():  # type: ignore[no-untyped-def]
+    from tests.s3_server import MotoS3
+
+    server = MotoS3()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3(moto_s3, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """An empty S3 (moto) reached through the fault proxy via AWS_ENDPOINT_URL, with test credentials.
+
+    Yields the proxy; ``s3.client`` talks to moto directly, for seeding without touching the counts.
+    """
+    import boto3
+
+    from tests.s3_server import FaultProxy
+
+    moto_s3.reset()
+    proxy = FaultProxy(moto_s3.url).start()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    proxy.client = boto3.client("s3", endpoint_url=moto_s3.url)  # type: ignore[attr-defined]
+    yield proxy
+    proxy.stop()

@@ -106,7 +106,7 @@ def test_run_from_wandb_registry_with_skip_cache_and_sigterm(
     assert list(store.iterdir()) == []
 
 
-def test_sigterm_mid_download_stops_at_once_and_leaves_nothing(wandb_server: Server, isolated_env: Path) -> None:
+def test_sigterm_mid_download_stops_at_once_and_shows_no_checkpoint(wandb_server: Server, isolated_env: Path) -> None:
     many = {f"shard-{i:02d}.bin": os.urandom(4 * 1024 * 1024) for i in range(16)}
     wandb_server.state.add_version("team", "proj", "big", many)
     wandb_server.state.faults.chunk_delay = 0.1  # 640 KiB/s per file: each file takes over 6 s
@@ -126,5 +126,17 @@ def test_sigterm_mid_download_stops_at_once_and_leaves_nothing(wandb_server: Ser
     assert proc.returncode == 143, stderr
     # Files in flight stop at their next chunk, queued ones never start.
     assert time.monotonic() - killed_at < 2.5, "the download went on after SIGTERM"
-    assert list(store.iterdir()) == []
+    # Only the hidden partial dir stays, for the next run to resume; no checkpoint is visible.
+    assert [p.name.startswith(".partial-") for p in store.iterdir()] == [True]
     assert len(wandb_server.state.file_gets) < len(many)
+
+    wandb_server.state.faults.chunk_delay = 0
+    again = subprocess.run(
+        [sys.executable, "-m", "eval_orchestrator.cli", "resolve", "team/proj/big:latest", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert read_tree(Path(json.loads(again.stdout)["path"])) == many
+    assert not any(p.name.startswith(".partial-") for p in store.iterdir())

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -166,23 +166,59 @@ class LocalRegistry:
 
     def add(
         self,
-        source_dir: str | Path,
+        source: str | Path,
         collection: str,
         aliases: list[str] | tuple[str, ...] = (),
         metadata: Mapping[str, Any] | None = None,
         description: str | None = None,
     ) -> ResolvedCheckpoint:
-        """Register the files under ``source_dir`` as the next immutable version vN."""
-        src = Path(source_dir)
+        """Register the files under ``source`` as the next immutable version vN.
+
+        ``source`` is a directory (its files are copied in) or ``s3://bucket/prefix`` (a reference
+        version: the manifest pins each object's ETag and versionID; the bytes stay in S3).
+        """
+        if str(source).startswith("s3://"):
+            from eval_orchestrator.store.s3 import list_reference
+
+            uri = str(source)
+            self._check_new_version(collection, aliases)
+            entries = list_reference(uri)
+
+            def record(staging: Path) -> Manifest:
+                return Manifest.of(entries)
+
+            return self._new_version(collection, aliases, metadata, description, uri, record)
+        src = Path(source)
         if not src.is_dir():
-            raise UserError(f"checkpoint directory {str(src)!r} not found; pass a directory of model files")
+            raise UserError(
+                f"checkpoint directory {str(src)!r} not found; pass a directory of model files or s3://bucket/prefix"
+            )
+        self._check_new_version(collection, aliases)
+        if not any(p.is_file() for p in src.rglob("*")):
+            raise UserError(f"checkpoint directory {str(src)!r} holds no files")
+
+        def copy(staging: Path) -> Manifest:
+            shutil.copytree(src, staging / "files", symlinks=False)
+            return manifest_of_dir(staging / "files")
+
+        return self._new_version(collection, aliases, metadata, description, str(src.resolve()), copy)
+
+    @staticmethod
+    def _check_new_version(collection: str, aliases: list[str] | tuple[str, ...]) -> None:
         if not NAME_PATTERN.match(collection):
             raise UserError(f"collection name {collection!r} may only hold letters, digits, '-', '_' and '.'")
         for alias in aliases:
             _check_alias(alias)
-        if not any(p.is_file() for p in src.rglob("*")):
-            raise UserError(f"checkpoint directory {str(src)!r} holds no files")
 
+    def _new_version(
+        self,
+        collection: str,
+        aliases: list[str] | tuple[str, ...],
+        metadata: Mapping[str, Any] | None,
+        description: str | None,
+        source: str,
+        fill: Callable[[Path], Manifest],
+    ) -> ResolvedCheckpoint:
         cdir = self._collection_dir(collection)
         with self._lock(collection):
             (cdir / "versions").mkdir(parents=True, exist_ok=True)
@@ -190,14 +226,13 @@ class LocalRegistry:
             version = f"v{int(versions[-1][1:]) + 1 if versions else 0}"
             staging = Path(tempfile.mkdtemp(prefix=f".add-{version}-", dir=cdir))
             try:
-                shutil.copytree(src, staging / "files", symlinks=False)
-                manifest = manifest_of_dir(staging / "files")
+                manifest = fill(staging)
                 (staging / "manifest.json").write_text(manifest.dumps())
                 info = {
                     "metadata": dict(metadata or {}),
                     "description": description,
                     "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-                    "source": str(src.resolve()),
+                    "source": source,
                 }
                 (staging / "version.json").write_text(json.dumps(info, indent=2, sort_keys=True))
                 os.rename(staging, cdir / "versions" / version)

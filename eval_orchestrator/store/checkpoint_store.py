@@ -22,28 +22,36 @@ last run holding a lease releases it (or dies), the checkpoint is removed. A run
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
 import shutil
 import socket
-import tempfile
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
+from typing import Any
 
 from filelock import FileLock
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from eval_orchestrator.errors import StoreError
+from eval_orchestrator.errors import StoreError, VerificationFailed
 from eval_orchestrator.registry.base import FileSource, ResolvedCheckpoint
-from eval_orchestrator.store.manifest import ManifestEntry, b64_md5, file_digest
+from eval_orchestrator.store.checks import Check, digest_on_disk
+from eval_orchestrator.store.download import Downloader, safe_relative
+from eval_orchestrator.store.journal import JOURNAL, Journal
+from eval_orchestrator.store.manifest import ManifestEntry
+from eval_orchestrator.store.s3 import S3Source
+from eval_orchestrator.store.sources import FilePlan, RangedSource, WholeFileSource
 
 log = logging.getLogger(__name__)
 
+DEFAULT_WORKERS = 8
+DEFAULT_PART_SIZE = 64 * 1024 * 1024
+DEFAULT_RETRIES = 8
+PARTIAL_PREFIX = ".partial-"
 STAMP = "stamp.json"
 FILES = "files"
 EPHEMERAL = "ephemeral"
@@ -66,9 +74,17 @@ def _safe_component(name: str) -> str:
 
 
 class CheckpointStore:
-    def __init__(self, root: str | Path, workers: int = 8) -> None:
+    def __init__(
+        self,
+        root: str | Path,
+        workers: int = DEFAULT_WORKERS,
+        part_size: int = DEFAULT_PART_SIZE,
+        retries: int = DEFAULT_RETRIES,
+    ) -> None:
         self.root = Path(root)
         self.workers = workers
+        self.part_size = part_size
+        self.retries = retries
 
     def entry_dir(self, resolved: ResolvedCheckpoint) -> Path:
         return self.root / "checkpoints" / _safe_component(resolved.collection) / resolved.digest
@@ -149,10 +165,22 @@ class CheckpointStore:
             size, mtime_ns = recorded.get(path, [-1, -1])
             if st.st_size != entry.size or st.st_size != size or st.st_mtime_ns != mtime_ns:
                 raise StoreError(f"stored file {path!r} of {label} was modified after it was verified")
-            if rehash and file_digest(file)[0] != entry.digest:
+            if rehash and not self._digest_matches(file, entry, stamp):
                 raise StoreError(f"stored file {path!r} of {label} does not match its digest")
 
+    @staticmethod
+    def _digest_matches(file: Path, entry: ManifestEntry, stamp: dict[str, Any]) -> bool:
+        raw = stamp.get("checks", {}).get(entry.path)
+        check = Check.from_json(raw) if raw else Check("md5", entry.digest)
+        # A "size" check has no content hash in the manifest: compare with our MD5 from the download.
+        expected = stamp.get("local_md5", {}).get(entry.path) if check.kind == "size" else check.expected
+        return expected is not None and digest_on_disk(file, check, entry.size) == expected
+
     # -- filling -----------------------------------------------------------------------------
+
+    def partial_dir(self, resolved: ResolvedCheckpoint) -> Path:
+        """Where an unfinished download of ``resolved`` lives (and resumes) until it is renamed."""
+        return self.entry_dir(resolved).with_name(f"{PARTIAL_PREFIX}{resolved.digest}")
 
     def _materialize(
         self,
@@ -162,87 +190,68 @@ class CheckpointStore:
         on_bytes: Callable[[int], None] | None,
         ephemeral: bool,
     ) -> int:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".partial-{resolved.digest}-", dir=final.parent))
+        staging = self.partial_dir(resolved)
+        (staging / FILES).mkdir(parents=True, exist_ok=True)
+        journal = Journal(staging)
+        label = f"{resolved.collection}:{resolved.version}"
+        downloader = Downloader(label, staging / FILES, journal, self.workers, self.retries, on_bytes)
         try:
-            entries = list(resolved.manifest.entries.values())
-            sizes = self._fetch_all(resolved, source, entries, staging, on_bytes)
-            stats = {e.path: (staging / FILES / e.path).stat() for e in entries}
-            files = {path: [st.st_size, st.st_mtime_ns] for path, st in stats.items()}
+            jobs = self._plan(resolved, source, label)
+            results = downloader.run(jobs)
             stamp = {
                 "ref": str(resolved.version_ref),
                 "digest": resolved.digest,
                 "manifest": resolved.manifest.to_json(),
-                "files": files,
+                "files": {path: [r.size, r.mtime_ns] for path, r in results.items()},
+                "checks": {path: r.check.to_json() for path, r in results.items()},
+                "local_md5": {path: r.local_md5 for path, r in results.items() if r.local_md5},
             }
             (staging / STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True))
             if ephemeral:
                 (staging / EPHEMERAL).touch()
+            journal.close()
+            (staging / JOURNAL).unlink()
             os.rename(staging, final)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
+        except BaseException as exc:
+            journal.close()
+            # Bad source bytes, or a copy nobody keeps: nothing stays. An interrupted or failed
+            # transfer of a kept checkpoint stays hidden in the partial dir, for the next run to resume.
+            if ephemeral or isinstance(exc, VerificationFailed):
+                shutil.rmtree(staging, ignore_errors=True)
             raise
-        return sum(sizes)
+        return downloader.copied
 
-    def _fetch_all(
-        self,
-        resolved: ResolvedCheckpoint,
-        source: FileSource,
-        entries: list[ManifestEntry],
-        staging: Path,
-        on_bytes: Callable[[int], None] | None,
-    ) -> list[int]:
-        # On the first failure, Ctrl-C or SIGTERM, the other workers stop at their next chunk and
-        # queued files never start, so an interrupted download exits in moments, not at its end.
-        stop = threading.Event()
-        pool = ThreadPoolExecutor(max_workers=self.workers)
-        try:
-            futures = [pool.submit(self._fetch_entry, resolved, source, e, staging, on_bytes, stop) for e in entries]
-            return [future.result() for future in futures]
-        except BaseException:
-            stop.set()
-            pool.shutdown(wait=True, cancel_futures=True)
-            raise
-        finally:
-            pool.shutdown(wait=True)
+    def _plan(
+        self, resolved: ResolvedCheckpoint, source: FileSource, label: str
+    ) -> list[tuple[FilePlan, RangedSource]]:
+        whole = WholeFileSource(source)
+        s3: S3Source | None = None
+        routed: list[tuple[ManifestEntry, RangedSource]] = []
+        for entry in resolved.manifest.entries.values():
+            safe_relative(entry.path, label)
+            if entry.ref and entry.ref.startswith("s3://"):
+                # Created only now: AWS settings matter only to checkpoints with S3 entries.
+                s3 = s3 or S3Source(label, self.workers)
+                routed.append((entry, s3))
+            else:
+                routed.append((entry, whole))
 
-    def _fetch_entry(
-        self,
-        resolved: ResolvedCheckpoint,
-        source: FileSource,
-        entry: ManifestEntry,
-        staging: Path,
-        on_bytes: Callable[[int], None] | None,
-        stop: threading.Event,
-    ) -> int:
-        label = f"{resolved.collection}:{resolved.version}"
-        relative = PurePosixPath(entry.path)
-        if relative.is_absolute() or ".." in relative.parts or not relative.parts:
-            raise StoreError(f"manifest of {label} lists an unsafe path {entry.path!r}; refusing it")
-        dest = staging / FILES / relative
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        hasher = hashlib.md5(usedforsecurity=False)
-        size = 0
-        with dest.open("wb") as out:
-            for chunk in source.iter_bytes(entry):
-                if stop.is_set():
-                    raise StoreError(f"download of {label} stopped")
-                hasher.update(chunk)
-                out.write(chunk)
-                size += len(chunk)
-                if on_bytes:
-                    on_bytes(len(chunk))
-        if size != entry.size:
-            raise StoreError(
-                f"file {entry.path!r} of {label} has {size} bytes, the manifest says {entry.size}; "
-                "the source is truncated or changed, refusing it"
-            )
-        if b64_md5(hasher) != entry.digest:
-            raise StoreError(
-                f"file {entry.path!r} of {label} does not match its manifest digest; "
-                "the source is corrupted or changed, refusing it"
-            )
-        return size
+        def plan_one(item: tuple[ManifestEntry, RangedSource]) -> tuple[FilePlan, RangedSource]:
+            entry, ranged = item
+            for attempt in Retrying(
+                retry=retry_if_exception(ranged.is_transient),
+                stop=stop_after_attempt(self.retries),
+                wait=wait_exponential_jitter(initial=0.2, max=10),
+                reraise=True,
+            ):
+                with attempt:
+                    return ranged.plan(entry, self.part_size), ranged
+            raise AssertionError("unreachable")
+
+        if s3 is None:
+            return [plan_one(item) for item in routed]
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:  # one HEAD per S3 object
+            return list(pool.map(plan_one, routed))
 
     # -- housekeeping ------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from eval_orchestrator import __version__
+from eval_orchestrator.cli_cache import cache
 
 
 def _kv_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
@@ -378,6 +379,9 @@ def registry_ls(collection: str | None, as_json: bool) -> None:
             f"local-registry/{row.collection}:{row.version}  {row.files} files  {row.bytes} bytes  "
             f"aliases: {', '.join(row.aliases) or '-'}  {row.created_at}"
         )
+
+
+main.add_command(cache)
 
 
 @main.group()

@@ -105,7 +105,7 @@ class CheckpointStore:
         if keep and not (final / EPHEMERAL).exists() and self._usable(final, resolved, verify):
             self._touch(final)
             return Materialized(resolved, final / FILES, 0)
-        with self._lock(resolved.digest):
+        with self.lock(resolved.digest):
             # Another process may have finished it while we waited for the lock.
             copied = 0
             if not self._usable(final, resolved, verify):
@@ -127,14 +127,14 @@ class CheckpointStore:
         if item.lease is None:
             return False
         final = item.lease.parent.parent
-        with self._lock(item.resolved.digest):
+        with self.lock(item.resolved.digest):
             item.lease.unlink(missing_ok=True)
-            if not (final / EPHEMERAL).exists() or _live_leases(final / LEASES):
+            if not (final / EPHEMERAL).exists() or live_leases(final / LEASES):
                 return False
             self._discard(final)
             return True
 
-    def _lock(self, digest: str) -> FileLock:
+    def lock(self, digest: str) -> FileLock:
         (self.root / "locks").mkdir(parents=True, exist_ok=True)
         return FileLock(str(self.root / "locks" / f"{digest}.lock"))
 
@@ -271,7 +271,7 @@ def _lease_name(pid: int) -> str:
     return f"{socket.gethostname()}-{pid}"
 
 
-def _live_leases(leases: Path) -> list[Path]:
+def live_leases(leases: Path) -> list[Path]:
     """Leases whose process may still run: other hosts' leases always count (we cannot see them)."""
     host = socket.gethostname()
     live = []

@@ -72,3 +72,18 @@ def test_push_errors(wandb_server: Server, checkpoint_dir: Path) -> None:
         cli("registry", "push", "team/models/tiny:v0", "--to", "team/models/tiny"), "is not a local-registry reference"
     )
     assert_one_line_error(cli("registry", "push", "local-registry/tiny:nope", "--to", "team/models/tiny"), "nope")
+
+
+def test_push_of_an_s3_reference_version_stays_a_reference(wandb_server: Server, s3: object) -> None:
+    from tests.test_s3 import register, seed
+
+    files = seed(s3, versioned=True)  # type: ignore[arg-type]
+    local = register()
+    result = cli("registry", "push", "local-registry/llm:v0", "--to", "team/models/llm:candidate")
+    assert result.returncode == 0, result.stderr
+    [version] = wandb_server.state.collections[("team", "models", "llm")].versions
+    assert version.files == {}  # nothing uploaded: the bytes stay in S3
+    assert {p: r["digest"] for p, r in version.refs.items()} == {p: e.digest for p, e in local.manifest.entries.items()}
+    assert version.digest == local.digest
+    info = json.loads(cli("resolve", "team/models/llm:candidate", "--json").stdout)
+    assert info["digest"] == local.digest and read_tree(Path(info["path"])) == files

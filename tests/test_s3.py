@@ -304,3 +304,34 @@ def test_wandb_reference_artifact_to_s3_resolves_through_our_engine(
     assert read_tree(item.path) == files  # the recorded versionIDs, not the overwritten object
     assert stamp_of(item)["checks"]["model.bin"]["kind"] == "multipart"
     assert len(s3.gets("model.bin")) == 3 and not wandb_server.state.file_gets
+
+
+def test_endpoint_variables_precedence_and_scheme() -> None:
+    from eval_orchestrator.store.s3 import endpoint_url
+
+    assert endpoint_url({}) is None  # AWS itself
+    generic = {"AWS_ENDPOINT_URL": "http://generic:1"}
+    assert endpoint_url(generic) == "http://generic:1"
+    assert endpoint_url({**generic, "AWS_S3_ENDPOINT_URL": "https://wandb-style:2"}) == "https://wandb-style:2"
+    both = {**generic, "AWS_S3_ENDPOINT_URL": "http://b:2", "AWS_ENDPOINT_URL_S3": "http://s3-specific:3"}
+    assert endpoint_url(both) == "http://s3-specific:3"
+    with pytest.raises(UserError, match=r"AWS_S3_ENDPOINT_URL='minio:9000' is not a URL.*http://minio:9000"):
+        endpoint_url({"AWS_S3_ENDPOINT_URL": "minio:9000"})
+
+
+def test_journal_ignores_a_line_torn_by_a_crash(tmp_path: Path) -> None:
+    from eval_orchestrator.store.journal import JOURNAL, Journal
+
+    journal = Journal(tmp_path)
+    journal.record_range("a.bin", 0, 10, ["00" * 16])
+    journal.record_file("b.bin", 5, 123, None)
+    journal.close()
+    with (tmp_path / JOURNAL).open("a") as fh:
+        fh.write('{"path": "a.bin", "start": 10, "end": 2')  # killed mid-write
+    again = Journal(tmp_path)
+    assert again.range_md5s("a.bin", 0, 10) == ["00" * 16]
+    assert again.range_md5s("a.bin", 10, 20) is None
+    assert again.finished_file("b.bin") == {"path": "b.bin", "size": 5, "mtime_ns": 123, "local_md5": None}
+    again.forget("b.bin")
+    again.close()
+    assert Journal(tmp_path).finished_file("b.bin") is None

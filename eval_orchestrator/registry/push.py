@@ -9,16 +9,19 @@ is harmless: W&B deduplicates by manifest digest and just moves the aliases.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from eval_orchestrator.config import StoreConfig
 from eval_orchestrator.errors import RegistryError, UserError
 from eval_orchestrator.refs import LEGACY_REGISTRY_PROJECT, CheckpointRef, format_ref, parse_ref
+from eval_orchestrator.registry.base import ResolvedCheckpoint
 from eval_orchestrator.registry.local import LocalRegistry
 from eval_orchestrator.registry.wandb_registry import WandbRegistry, first_line
+
+if TYPE_CHECKING:
+    import wandb
 
 PUSH_JOB_TYPE = "registry-push"
 RESERVED_ALIASES = {"latest"}
@@ -54,8 +57,7 @@ def push(
 
     registry = WandbRegistry(store)
     registry.connect()  # fails here, in one line, on a bad key or an unreachable W&B
-    files = local.files_dir(resolved)
-    _upload(files, resolved.metadata, resolved.description, source, target, aliases, project, entity)
+    _upload(resolved, local.files_dir(resolved), source, target, aliases, project, entity)
 
     pushed = registry.resolve(target.with_alias(aliases[0] if aliases else "latest"))
     if pushed.digest != resolved.digest:
@@ -67,10 +69,24 @@ def push(
     return PushResult(pinned_source, str(pushed.version_ref), pushed.digest, tuple(aliases))
 
 
+def _add_contents(artifact: wandb.Artifact, resolved: ResolvedCheckpoint, files: Path) -> None:
+    """Files the local registry holds are uploaded; S3 references stay references (W&B re-reads
+    each object's ETag, so the pushed digest matches only if nothing was overwritten)."""
+    entries = list(resolved.manifest.entries.values())
+    if not any(entry.ref for entry in entries):
+        artifact.add_dir(str(files))
+        return
+    for entry in entries:
+        if entry.ref:
+            version = entry.extra.get("versionID")
+            artifact.add_reference(f"{entry.ref}?versionId={version}" if version else entry.ref, name=entry.path)
+        else:
+            artifact.add_file(str(files / entry.path), name=entry.path)
+
+
 def _upload(
+    resolved: ResolvedCheckpoint,
     files: Path,
-    metadata: Mapping[str, Any],
-    description: str | None,
     source: CheckpointRef,
     target: CheckpointRef,
     aliases: list[str],
@@ -96,8 +112,10 @@ def _upload(
             reinit="create_new",
         )
         with run:
-            artifact = wandb.Artifact(target.collection, type="model", description=description, metadata=dict(metadata))
-            artifact.add_dir(str(files))
+            artifact = wandb.Artifact(
+                target.collection, type="model", description=resolved.description, metadata=dict(resolved.metadata)
+            )
+            _add_contents(artifact, resolved, files)
             logged = run.log_artifact(artifact, aliases=aliases)
             logged.wait()
             if linked:

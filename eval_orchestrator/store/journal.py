@@ -23,13 +23,15 @@ class Journal:
         self._ranges: dict[tuple[str, int, int], list[str]] = {}
         self._files: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
-        if self.path.exists():
-            for line in self.path.read_text().splitlines():
-                try:
-                    self._apply(json.loads(line))
-                except (ValueError, KeyError, TypeError):
-                    continue  # a line torn by a crash
+        text = self.path.read_text() if self.path.exists() else ""
+        for line in text.splitlines():
+            try:
+                self._apply(json.loads(line))
+            except (ValueError, KeyError, TypeError):
+                continue  # a line torn by a crash
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if text and not text.endswith("\n"):
+            os.write(self._fd, b"\n")  # end the torn line, or the next fact would be glued to it
 
     def _apply(self, fact: dict[str, Any]) -> None:
         path = fact["path"]

@@ -335,3 +335,13 @@ def test_journal_ignores_a_line_torn_by_a_crash(tmp_path: Path) -> None:
     again.forget("b.bin")
     again.close()
     assert Journal(tmp_path).finished_file("b.bin") is None
+
+
+def test_unreachable_endpoint_is_a_one_line_error(s3: FaultProxy, monkeypatch: pytest.MonkeyPatch) -> None:
+    seed(s3)
+    register()
+    s3.stop()  # connections refused from now on
+    monkeypatch.setenv("EVAL_ORCHESTRATOR_DOWNLOAD_RETRIES", "2")
+    assert_one_line_error(
+        cli("resolve", "local-registry/llm:latest"), "after 2 attempts: Could not connect to the endpoint URL"
+    )

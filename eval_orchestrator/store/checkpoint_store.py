@@ -238,14 +238,22 @@ class CheckpointStore:
 
         def plan_one(item: tuple[ManifestEntry, RangedSource]) -> tuple[FilePlan, RangedSource]:
             entry, ranged = item
-            for attempt in Retrying(
-                retry=retry_if_exception(ranged.is_transient),
-                stop=stop_after_attempt(self.retries),
-                wait=wait_exponential_jitter(initial=0.2, max=10),
-                reraise=True,
-            ):
-                with attempt:
-                    return ranged.plan(entry, self.part_size), ranged
+            try:
+                for attempt in Retrying(
+                    retry=retry_if_exception(ranged.is_transient),
+                    stop=stop_after_attempt(self.retries),
+                    wait=wait_exponential_jitter(initial=0.2, max=10),
+                    reraise=True,
+                ):
+                    with attempt:
+                        return ranged.plan(entry, self.part_size), ranged
+            except Exception as exc:
+                if not ranged.is_transient(exc):
+                    raise
+                raise StoreError(
+                    f"cannot read {entry.ref or entry.path} (file {entry.path!r} of {label}) after "
+                    f"{self.retries} attempts: {exc}; check the endpoint and the network"
+                ) from None
             raise AssertionError("unreachable")
 
         if s3 is None:

@@ -143,7 +143,8 @@ class FaultProxy:
                 req.send_header(name, value)
         req.end_headers()
         ok_get = req.command == "GET" and response.status < 300
-        drop = ok_get and self.faults.take("drop_first")
+        longer = int(response.getheader("Content-Length") or 0) > self.faults.drop_after
+        drop = ok_get and longer and self.faults.take("drop_first")  # only bodies it can cut short
         corrupt = ok_get and self.faults.corrupt_match in req.path and self.faults.take("corrupt_first")
         sent = 0
         try:

@@ -16,8 +16,8 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install "$(TORCH_SPEC)" 2>&1 | $(QUIET)
-	$(PIP) install -e ".[hf,dev]" 2>&1 | $(QUIET)
-	$(BIN)/python -c "import eval_orchestrator, torch, transformers, inspect_ai, wandb, moto"
+	$(PIP) install -e ".[hf,dev,determined]" 2>&1 | $(QUIET)
+	$(BIN)/python -c "import eval_orchestrator, torch, transformers, inspect_ai, wandb, moto, determined"
 	touch $(STAMP)
 
 install: $(STAMP)

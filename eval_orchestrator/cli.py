@@ -14,6 +14,7 @@ import click
 
 from eval_orchestrator import __version__
 from eval_orchestrator.cli_cache import cache
+from eval_orchestrator.cli_determined import determined
 
 
 def _kv_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
@@ -382,6 +383,7 @@ def registry_ls(collection: str | None, as_json: bool) -> None:
 
 
 main.add_command(cache)
+main.add_command(determined)
 
 
 @main.group()

@@ -85,6 +85,9 @@ class WandbConfig(_Strict):
         default="auto", description="auto: online with WANDB_API_KEY, else offline. Also WANDB_MODE."
     )
     tags: list[str] = Field(default_factory=list, description="Extra tags on every run.")
+    config: dict[str, Any] = Field(
+        default_factory=dict, description="Extra keys in every run's config (e.g. the Determined trial's ids)."
+    )
     dir: str | None = Field(default=None, description="Where wandb writes run files (WANDB_DIR).")
 
 

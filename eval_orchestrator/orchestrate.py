@@ -98,6 +98,7 @@ def wandb_settings(config: RunConfig) -> dict[str, Any]:
         "mode": mode,
         "dir": str(wandb_dir),
         "tags": list(config.wandb.tags),
+        "config": dict(config.wandb.config),
     }
 
 

@@ -8,6 +8,7 @@ command when it is not empty.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import traceback
 from dataclasses import dataclass, field
@@ -87,6 +88,11 @@ def run_config(job: Job, data: TaskStart) -> dict[str, Any]:
     }
 
 
+def run_id(job: Job) -> str:
+    """The W&B run id of a job: derived from its key, so every attempt of the job logs to one run."""
+    return hashlib.sha256(job.key.encode()).hexdigest()[:20]
+
+
 def final_metrics(eval_log: EvalLog) -> dict[str, float]:
     metrics: dict[str, float] = {}
     if eval_log.results:
@@ -122,6 +128,9 @@ class WandbTracker(Hooks):
 
             tags = [job.collection, job.version, job.task_name, *job.aliases, *settings.get("tags", [])]
             run = wandb.init(
+                # One run per job, the same on every attempt: a resumed or re-run plan continues it.
+                id=run_id(job),
+                resume="allow",
                 project=settings.get("project"),
                 entity=settings.get("entity"),
                 mode=settings["mode"],
@@ -130,7 +139,7 @@ class WandbTracker(Hooks):
                 job_type=job.task_name,
                 name=f"{job.group}/{job.task_name}" + (f"-{job.args_suffix}" if job.args_suffix else ""),
                 tags=sorted(set(tags))[:64],
-                config=run_config(job, data),
+                config={**redact(settings.get("config") or {}), **run_config(job, data)},
                 reinit="create_new",
                 settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
             )

@@ -1,3 +1,4 @@
-"""Inspect entry point (``[project.entry-points.inspect_ai]``): registers our hook in any Inspect process."""
+"""Inspect entry point (``[project.entry-points.inspect_ai]``): registers our hooks in any Inspect process."""
 
+from eval_orchestrator import audit as audit
 from eval_orchestrator import tracking as tracking

@@ -130,24 +130,25 @@ def run_version(
 ) -> VersionResult:
     from inspect_ai import eval_set, task_with
 
-    from eval_orchestrator.tracking import required_hook_name
+    from eval_orchestrator.tracking import required_hook_names
 
     jobs: list[Job] = []
     tasks = []
+    log_dir = version_log_dir(config, materialized)
     # Fresh Task objects per version: task_with mutates the task it is given.
     for loaded in load_tasks(config.tasks):
         job = make_job(materialized, loaded)
         jobs.append(job)
         task = loaded.task
         dataset = task.dataset[: job.num_samples] if job.num_samples else task.dataset
-        metadata = {**(task.metadata or {}), METADATA_KEY: {"job": job.to_metadata(), "wandb": wandb_settings}}
+        ours = {"job": job.to_metadata(), "wandb": wandb_settings, "log_dir": str(log_dir)}
+        metadata = {**(task.metadata or {}), METADATA_KEY: ours}
         tasks.append(task_with(task, dataset=dataset, metadata=metadata))
 
     name, args = model_spec(config, materialized)
     if model_args_override:
         args = {**args, **model_args_override}
-    log_dir = version_log_dir(config, materialized)
-    required = ",".join([required_hook_name(), *config.hooks])
+    required = ",".join([*required_hook_names(), *config.hooks])
     opts = config.inspect
     with _environment({"INSPECT_REQUIRED_HOOKS": required, **THIRD_PARTY_HOOKS_OFF}):
         success, logs = eval_set(

@@ -45,7 +45,14 @@ def write_summary(job: Job, out_dir: Path, summary: dict[str, Any]) -> Path:
     return path
 
 
-def log_results_artifact(run: Any, job: Job, log_file: Path | None, summary_file: Path, metrics: dict[str, Any]) -> str:
+def log_results_artifact(
+    run: Any,
+    job: Job,
+    log_file: Path | None,
+    summary_file: Path,
+    metrics: dict[str, Any],
+    usage_file: Path | None = None,
+) -> str:
     """Log the job's results artifact on ``run``; returns 'name:alias'."""
     import wandb
 
@@ -59,6 +66,8 @@ def log_results_artifact(run: Any, job: Job, log_file: Path | None, summary_file
     if log_file is not None and log_file.is_file():
         artifact.add_file(str(log_file), name=f"logs/{log_file.name}")
     artifact.add_file(str(summary_file), name="summary.json")
+    if usage_file is not None and usage_file.is_file():
+        artifact.add_file(str(usage_file), name="usage.jsonl")
     alias = checkpoint_alias(job)
     run.log_artifact(artifact, aliases=[alias])
     return f"{name}:{alias}"

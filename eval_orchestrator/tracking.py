@@ -20,6 +20,7 @@ from inspect_ai.hooks import Hooks, RunEnd, SampleEnd, TaskEnd, TaskStart, hooks
 from inspect_ai.log import EvalLog
 from inspect_ai.scorer import value_to_float
 
+from eval_orchestrator.audit import USAGE_FILE, job_dir
 from eval_orchestrator.plan import METADATA_KEY, Job
 from eval_orchestrator.publish import lineage_spool, log_results_artifact, record_lineage, write_summary
 from eval_orchestrator.redact import redact
@@ -41,6 +42,8 @@ class TrackedJob:
     errored: int = 0
     score_sums: dict[str, float] = field(default_factory=dict)
     tokens: int = 0
+    tokens_by_model: dict[str, dict[str, int]] = field(default_factory=dict)
+    samples: list[dict[str, Any]] = field(default_factory=list)  # rows of the per-sample table
     end_log: EvalLog | None = None
 
 
@@ -86,6 +89,39 @@ def run_config(job: Job, data: TaskStart) -> dict[str, Any]:
         "inspect_ai_version": v["inspect-ai"],
         "wandb_version": v["wandb"],
     }
+
+
+EXCERPT_CHARS = 1000  # per cell of the per-sample table: enough to read, not a copy of the log
+
+
+def excerpt(value: Any) -> str:
+    if isinstance(value, list):
+        value = "\n".join(getattr(m, "text", str(m)) for m in value)
+    text = "" if value is None else str(value)
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def sample_row(sample: Any, scores: dict[str, Any]) -> dict[str, Any]:
+    """One row of the per-sample W&B table."""
+    return {
+        "sample_id": str(sample.id),
+        "epoch": sample.epoch,
+        "input": excerpt(sample.input),
+        "output": excerpt(sample.output.completion if sample.output else ""),
+        "target": excerpt(sample.target),
+        **{k.removeprefix("sample/"): v for k, v in scores.items() if k.startswith("sample/")},
+        "tokens": sum(u.total_tokens for u in (sample.model_usage or {}).values()),
+        "error": excerpt(sample.error.message) if sample.error else "",
+    }
+
+
+def samples_table(rows: list[dict[str, Any]]) -> Any:
+    import wandb
+
+    fixed = ["sample_id", "epoch", "input", "output", "target"]
+    scores = sorted({k for row in rows for k in row} - {*fixed, "tokens", "error"})
+    columns: list[str | int] = [*fixed, *scores, "tokens", "error"]
+    return wandb.Table(columns=columns, data=[[row.get(str(c)) for c in columns] for row in rows])
 
 
 def run_id(job: Job) -> str:
@@ -167,6 +203,12 @@ class WandbTracker(Hooks):
                 row[f"sample/{name}"] = value
                 row[f"running/{name}_mean"] = tracked.score_sums[name] / max(tracked.completed, 1)
             tracked.tokens += sum(u.total_tokens for u in (sample.model_usage or {}).values())
+            for model, usage in (sample.model_usage or {}).items():
+                totals = tracked.tokens_by_model.setdefault(model, {"input": 0, "output": 0, "total": 0})
+                totals["input"] += usage.input_tokens
+                totals["output"] += usage.output_tokens
+                totals["total"] += usage.total_tokens
+            tracked.samples.append(sample_row(sample, row))
             row["samples_completed"] = tracked.completed
             row["samples_errored"] = tracked.errored
             row["tokens_total"] = tracked.tokens
@@ -212,11 +254,16 @@ class WandbTracker(Hooks):
         }
         for key, value in {**metrics, **{k: v for k, v in summary.items() if k != "metrics"}}.items():
             run.summary[key] = value
+        for model, totals in tracked.tokens_by_model.items():
+            for kind, count in totals.items():
+                run.summary[f"tokens/{model}/{kind}"] = count
+        if tracked.samples:
+            run.log({"samples": samples_table(tracked.samples)})
         results_ref = None
         if status == "success" and log_path is not None:
-            summary_dir = log_path.parent / "eval-orchestrator" / job.key
-            summary_file = write_summary(job, summary_dir, summary)
-            results_ref = log_results_artifact(run, job, log_path, summary_file, metrics)
+            summary_file = write_summary(job, job_dir(log_path.parent, job.key), summary)
+            usage_file = job_dir(log_path.parent, job.key) / USAGE_FILE
+            results_ref = log_results_artifact(run, job, log_path, summary_file, metrics, usage_file)
             run.summary["results_artifact"] = results_ref
         lineage = {
             "job_key": job.key,
@@ -235,11 +282,13 @@ class WandbTracker(Hooks):
         run.finish(exit_code=0 if status == "success" else 1)
 
 
-def required_hook_name() -> str:
-    """The name Inspect registered our hook under (what INSPECT_REQUIRED_HOOKS must say)."""
+def required_hook_names() -> list[str]:
+    """The names Inspect registered our hooks under (what INSPECT_REQUIRED_HOOKS must say)."""
     from inspect_ai._util.registry import registry_info
 
-    return registry_info(tracker()).name
+    from eval_orchestrator.audit import usage_audit
+
+    return [registry_info(tracker()).name, registry_info(usage_audit()).name]
 
 
 def tracker() -> WandbTracker:

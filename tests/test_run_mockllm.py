@@ -12,6 +12,7 @@ from inspect_ai.log import read_eval_log
 from inspect_ai.model import ModelOutput, ModelUsage
 
 from eval_orchestrator import orchestrate
+from eval_orchestrator.audit import USAGE_FILE, job_dir, read_usage
 from eval_orchestrator.config import build_config
 from eval_orchestrator.plan import METADATA_KEY
 from eval_orchestrator.registry.local import LocalRegistry
@@ -104,19 +105,39 @@ def test_run_tracks_groups_publishes_and_resumes(isolated_env: Path, two_version
         assert Path(run.summary["inspect_log"]).is_file()
         assert len([row for row in run.history if "sample/includes" in row]) == samples
         assert run.exit_code == 0
-        [artifact] = run.artifacts
-        assert artifact["type"] == "eval-results"
+        [artifact] = [a for a in run.artifacts if a["type"] == "eval-results"]
         assert artifact["name"].startswith("tiny-capitals-") and artifact["name"].endswith("-results")
         assert f"tiny-{job.version}" in artifact["aliases"]
         assert artifact["metadata"]["checkpoint_digest"] == job.digest
         assert "summary.json" in artifact["files"]
         assert any(f.startswith("logs/") and f.endswith(".eval") for f in artifact["files"])
-    assert len({r.artifacts[0]["name"] for r in runs}) == 2  # one sequence per task+args, versions via aliases
+        assert "usage.jsonl" in artifact["files"]
+        assert run.summary["tokens/mockllm/model/total"] == 9 * samples
+        # The per-sample table: one row per sample, every score, excerpts, tokens.
+        [table_row] = [row for row in run.history if "samples/_type" in row]
+        assert table_row["samples/_type"] == "table-file" and table_row["samples/nrows"] == samples
+        table = json.loads((run.path.parent / "files" / table_row["samples/path"]).read_text())
+        assert table["columns"] == ["sample_id", "epoch", "input", "output", "target", "includes", "tokens", "error"]
+        assert len(table["data"]) == samples and all(r[6] == 9 and r[7] == "" for r in table["data"])
+        assert sum(r[5] for r in table["data"]) == pytest.approx(expected_accuracy(samples) * samples)
+    results_names = {a["name"] for r in runs for a in r.artifacts if a["type"] == "eval-results"}
+    assert len(results_names) == 2  # one sequence per task+args, versions via aliases
     assert v1_aliases(runs) == ["latest"]  # the registry alias that pointed at v1 is a tag too
 
-    # --- Inspect logs carry the job identity
+    # --- Inspect logs carry the job identity; the usage audit log agrees with Inspect's own usage
     for outcome in report.outcomes:
         header = read_eval_log(outcome.log_path, header_only=True)
+        calls = read_usage(job_dir(Path(outcome.log_path).parent, outcome.job.key) / USAGE_FILE)
+        assert (
+            calls
+            and {c["event"] for c in calls} == {"model_call"}
+            and {c["job_key"] for c in calls} == {outcome.job.key}
+        )
+        usage = header.stats.model_usage["mockllm/model"]
+        assert sum(c["total_tokens"] for c in calls) == usage.total_tokens
+        assert sum(c["input_tokens"] for c in calls) == usage.input_tokens
+        assert sum(c["output_tokens"] for c in calls) == usage.output_tokens
+        assert len(calls) == header.results.completed_samples and all(c["duration_s"] >= 0 for c in calls)
         assert header.status == "success"
         assert header.eval.metadata[METADATA_KEY]["job"]["key"] == outcome.job.key
         assert header.eval.model == "mockllm/model"
@@ -155,5 +176,9 @@ def test_failed_job_finishes_its_run_and_fails_the_report(isolated_env: Path, tw
     assert runs["broken"].exit_code == 1  # finished in on_run_end although on_task_end never fired
     assert runs["broken"].summary["status"] == "error"
     assert "exploded on purpose" in runs["broken"].summary["error"]
-    assert runs["broken"].artifacts == []  # no results artifact for a failed eval
+    # No results artifact for a failed eval; its per-sample table shows each sample's error.
+    assert [a["type"] for a in runs["broken"].artifacts] == ["run_table"]
+    [table_row] = [row for row in runs["broken"].history if "samples/_type" in row]
+    table = json.loads((runs["broken"].path.parent / "files" / table_row["samples/path"]).read_text())
+    assert table["data"] and all("solver exploded on purpose" in row[-1] for row in table["data"])
     assert runs["capitals"].exit_code == 0

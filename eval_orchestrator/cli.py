@@ -124,6 +124,7 @@ def main() -> None:
 @click.option("--wandb-project", help="W&B project for the eval runs.")
 @click.option("--wandb-entity", help="W&B entity (team or user).")
 @click.option("--wandb-mode", type=click.Choice(["auto", "online", "offline", "disabled"]), help="W&B mode.")
+@click.option("--link-results", help="Registry collection to link each results artifact into (online).")
 @_store_options
 @click.option(
     "--display",
@@ -146,6 +147,7 @@ def run(
     wandb_project: str | None,
     wandb_entity: str | None,
     wandb_mode: str | None,
+    link_results: str | None,
     artifact_dir: str | None,
     skip_cache: bool | None,
     wait_timeout: float | None,
@@ -174,6 +176,7 @@ def run(
             ("wandb", "project"): wandb_project,
             ("wandb", "entity"): wandb_entity,
             ("wandb", "mode"): wandb_mode,
+            ("wandb", "link_results"): link_results,
             ("store", "artifact_dir"): artifact_dir,
             ("store", "cache_skip"): skip_cache,
             ("store", "wait_timeout"): wait_timeout,

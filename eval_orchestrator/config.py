@@ -88,6 +88,10 @@ class WandbConfig(_Strict):
     config: dict[str, Any] = Field(
         default_factory=dict, description="Extra keys in every run's config (e.g. the Determined trial's ids)."
     )
+    link_results: str | None = Field(
+        default=None,
+        description="Registry collection each results artifact is linked into, e.g. wandb-registry-evals/results.",
+    )
     dir: str | None = Field(default=None, description="Where wandb writes run files (WANDB_DIR).")
 
 

@@ -99,6 +99,7 @@ def wandb_settings(config: RunConfig) -> dict[str, Any]:
         "dir": str(wandb_dir),
         "tags": list(config.wandb.tags),
         "config": dict(config.wandb.config),
+        "link_results": config.wandb.link_results,
     }
 
 

@@ -52,8 +52,9 @@ def log_results_artifact(
     summary_file: Path,
     metrics: dict[str, Any],
     usage_file: Path | None = None,
+    link_to: str | None = None,
 ) -> str:
-    """Log the job's results artifact on ``run``; returns 'name:alias'."""
+    """Log the job's results artifact on ``run`` (and link it into ``link_to``); returns 'name:alias'."""
     import wandb
 
     name = results_artifact_name(job)
@@ -69,7 +70,9 @@ def log_results_artifact(
     if usage_file is not None and usage_file.is_file():
         artifact.add_file(str(usage_file), name="usage.jsonl")
     alias = checkpoint_alias(job)
-    run.log_artifact(artifact, aliases=[alias])
+    logged = run.log_artifact(artifact, aliases=[alias])
+    if link_to and run.settings.mode == "online":
+        run.link_artifact(logged, link_to, aliases=[alias])
     return f"{name}:{alias}"
 
 

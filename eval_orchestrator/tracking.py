@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import traceback
 from dataclasses import dataclass, field
 from importlib.metadata import version as pkg_version
@@ -24,6 +25,7 @@ from eval_orchestrator.audit import USAGE_FILE, job_dir
 from eval_orchestrator.plan import METADATA_KEY, Job
 from eval_orchestrator.publish import lineage_spool, log_results_artifact, record_lineage, write_summary
 from eval_orchestrator.redact import redact
+from eval_orchestrator.refs import parse_ref
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,7 @@ class TrackedJob:
     tokens: int = 0
     tokens_by_model: dict[str, dict[str, int]] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)  # rows of the per-sample table
+    model_used: bool = False  # use_artifact recorded the model version in W&B
     end_log: EvalLog | None = None
 
 
@@ -124,6 +127,13 @@ def samples_table(rows: list[dict[str, Any]]) -> Any:
     return wandb.Table(columns=columns, data=[[row.get(str(c)) for c in columns] for row in rows])
 
 
+def _wandb_settings(wandb: Any) -> Any:
+    settings = wandb.Settings(silent=True, console="off", x_disable_stats=True)
+    if base_url := os.environ.get("WANDB_BASE_URL"):
+        settings.base_url = base_url  # read now: wandb fixes its process-wide settings at first use
+    return settings
+
+
 def run_id(job: Job) -> str:
     """The W&B run id of a job: derived from its key, so every attempt of the job logs to one run."""
     return hashlib.sha256(job.key.encode()).hexdigest()[:20]
@@ -177,9 +187,14 @@ class WandbTracker(Hooks):
                 tags=sorted(set(tags))[:64],
                 config={**redact(settings.get("config") or {}), **run_config(job, data)},
                 reinit="create_new",
-                settings=wandb.Settings(silent=True, console="off", x_disable_stats=True),
+                settings=_wandb_settings(wandb),
             )
-            self.jobs[data.eval_id] = TrackedJob(job, settings, run, data.run_id)
+            tracked = TrackedJob(job, settings, run, data.run_id)
+            self.jobs[data.eval_id] = tracked
+            if settings["mode"] == "online" and parse_ref(job.ref).backend == "wandb":
+                # Lineage before the eval starts: it exists even if the eval then crashes.
+                run.use_artifact(job.ref)
+                tracked.model_used = True
         except Exception:
             self._fail("starting the run", job)
 
@@ -263,7 +278,9 @@ class WandbTracker(Hooks):
         if status == "success" and log_path is not None:
             summary_file = write_summary(job, job_dir(log_path.parent, job.key), summary)
             usage_file = job_dir(log_path.parent, job.key) / USAGE_FILE
-            results_ref = log_results_artifact(run, job, log_path, summary_file, metrics, usage_file)
+            results_ref = log_results_artifact(
+                run, job, log_path, summary_file, metrics, usage_file, link_to=tracked.settings.get("link_results")
+            )
             run.summary["results_artifact"] = results_ref
         lineage = {
             "job_key": job.key,
@@ -274,6 +291,7 @@ class WandbTracker(Hooks):
             "entity": tracked.settings.get("entity"),
             "model_ref": job.ref,
             "model_digest": job.digest,
+            "model_used_online": tracked.model_used,
             "results_artifact": results_ref,
             "status": status,
         }

@@ -109,6 +109,7 @@ class State:
     file_stream: list[dict[str, Any]] = field(default_factory=list)  # every file_stream POST body
     uploads: dict[str, bytes] = field(default_factory=dict)  # PUT path -> bytes
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # artifact id -> CreateArtifact input
+    used: list[tuple[str, str, str, str]] = field(default_factory=list)  # UseArtifact: entity, project, run, id
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: int = 0
 
@@ -226,6 +227,8 @@ class Server:
             "ArtifactByID": self._artifact_by_id,
             "LinkArtifact": self._link_artifact,
             "CreateRunFiles": self._create_run_files,
+            "UseArtifact": self._use_artifact,
+            "RunResumeStatus": self._run_resume_status,
         }
         server = self
 
@@ -617,6 +620,57 @@ class Server:
                     if version.id == variables["id"]:
                         return {"artifact": self._artifact_json(coll, version)}
         return {"artifact": None}
+
+    def _run_resume_status(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """resume="allow": an existing run continues (null bucket: a new run)."""
+        entity = variables.get("entity") or VIEWER
+        project = variables.get("project") or "uncategorized"
+        with self.state.lock:
+            run = self.state.runs.get((entity, project, variables["name"]))
+            bucket = None
+            if run is not None:
+                history = [
+                    r for r in self.state.file_stream if f"/{entity}/{project}/{variables['name']}/" in r["path"]
+                ]
+                rows = sum(
+                    len(f.get("content", []))
+                    for r in history
+                    for n, f in r.get("files", {}).items()
+                    if n == "wandb-history.jsonl"
+                )
+                bucket = {
+                    "id": run["id"],
+                    "name": variables["name"],
+                    "summaryMetrics": "{}",
+                    "displayName": run.get("displayName") or variables["name"],
+                    "logLineCount": 0,
+                    "historyLineCount": rows,
+                    "eventsLineCount": 0,
+                    "historyTail": "[]",
+                    "eventsTail": "[]",
+                    "config": run.get("config") or "{}",
+                    "tags": run.get("tags") or [],
+                    "notes": run.get("notes"),
+                    "wandbConfig": "{}",
+                }
+        return {
+            "model": {
+                "id": f"p-{entity}-{project}",
+                "name": project,
+                "entity": {"id": f"e-{entity}", "name": entity},
+                "bucket": bucket,
+            }
+        }
+
+    def _use_artifact(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """Lineage: the run (entity/project/runName) consumed the artifact."""
+        with self.state.lock:
+            found = self._artifact_by_id({"id": variables["artifactID"]})["artifact"]
+            if found is None:
+                raise KeyError(f"no artifact {variables['artifactID']}")
+            key = (variables["entityName"], variables["projectName"], variables["runName"], variables["artifactID"])
+            self.state.used.append(key)
+        return {"useArtifact": {"artifact": found}}
 
     def _link_artifact(self, variables: dict[str, Any]) -> dict[str, Any]:
         spec = variables["input"]

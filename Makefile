@@ -31,6 +31,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/resolve_wandb.py
 	$(BIN)/python benchmarks/fetch_s3.py
+	$(BIN)/python benchmarks/hook_overhead.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

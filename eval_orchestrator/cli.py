@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from typing import Any
 
@@ -107,6 +108,9 @@ def main() -> None:
 
     # The process environment wins over .env (override=False): one precedence order.
     load_dotenv(find_dotenv(usecwd=True), override=False)
+    # A parent process's wandb service (WANDB_SERVICE is inherited) would outlive us if we are
+    # killed, keeping our runs "in use" so a resumed plan could not continue them: use our own.
+    os.environ.pop("WANDB_SERVICE", None)
 
 
 @main.command()

@@ -7,11 +7,14 @@ command when it is not empty.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import logging
 import os
+import time
 import traceback
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version as pkg_version
 from pathlib import Path
@@ -47,6 +50,10 @@ class TrackedJob:
     tokens_by_model: dict[str, dict[str, int]] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)  # rows of the per-sample table
     model_used: bool = False  # use_artifact recorded the model version in W&B
+    starting: Future[None] | None = None  # wandb.init, running in a thread
+    pending: list[dict[str, Any]] = field(default_factory=list)  # rows logged before the run existed
+    progress: dict[str, Any] | None = None  # the latest progress row, not logged yet
+    progress_at: float = 0.0  # when a progress row was last logged (monotonic)
     end_log: EvalLog | None = None
 
 
@@ -94,6 +101,7 @@ def run_config(job: Job, data: TaskStart) -> dict[str, Any]:
     }
 
 
+PROGRESS_INTERVAL_S = 1.0
 EXCERPT_CHARS = 1000  # per cell of the per-sample table: enough to read, not a copy of the log
 
 
@@ -154,6 +162,7 @@ class WandbTracker(Hooks):
         global _instance
         _instance = self  # Inspect creates exactly one, at import; tracker() hands it out
         self.jobs: dict[str, TrackedJob] = {}
+        self._starter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wandb-init")
         self.errors: list[str] = []
         self.published: list[dict[str, Any]] = []
 
@@ -169,34 +178,50 @@ class WandbTracker(Hooks):
             return  # not one of our evals
         job = Job.from_metadata(ours["job"])
         settings = ours["wandb"]
-        try:
-            import wandb
+        tracked = TrackedJob(job, settings, None, data.run_id)
+        self.jobs[data.eval_id] = tracked
+        config = {**redact(settings.get("config") or {}), **run_config(job, data)}
+        # wandb.init takes about half a second: in a thread, so the samples start meanwhile
+        # (their rows wait in `pending`). Online, we wait for it: lineage comes before the eval.
+        tracked.starting = self._starter.submit(self._start_run, tracked, config)
+        if settings["mode"] == "online":
+            with contextlib.suppress(Exception):  # a failure is reported when the job finishes
+                await asyncio.wrap_future(tracked.starting)
 
-            tags = [job.collection, job.version, job.task_name, *job.aliases, *settings.get("tags", [])]
-            run = wandb.init(
-                # One run per job, the same on every attempt: a resumed or re-run plan continues it.
-                id=run_id(job),
-                resume="allow",
-                project=settings.get("project"),
-                entity=settings.get("entity"),
-                mode=settings["mode"],
-                dir=settings.get("dir"),
-                group=job.group,
-                job_type=job.task_name,
-                name=f"{job.group}/{job.task_name}" + (f"-{job.args_suffix}" if job.args_suffix else ""),
-                tags=sorted(set(tags))[:64],
-                config={**redact(settings.get("config") or {}), **run_config(job, data)},
-                reinit="create_new",
-                settings=_wandb_settings(wandb),
-            )
-            tracked = TrackedJob(job, settings, run, data.run_id)
-            self.jobs[data.eval_id] = tracked
-            if settings["mode"] == "online" and parse_ref(job.ref).backend == "wandb":
-                # Lineage before the eval starts: it exists even if the eval then crashes.
-                run.use_artifact(job.ref)
-                tracked.model_used = True
-        except Exception:
-            self._fail("starting the run", job)
+    def _start_run(self, tracked: TrackedJob, config: dict[str, Any]) -> None:
+        import wandb
+
+        job, settings = tracked.job, tracked.settings
+        tags = [job.collection, job.version, job.task_name, *job.aliases, *settings.get("tags", [])]
+        tracked.run = wandb.init(
+            # One run per job, the same on every attempt: a resumed or re-run plan continues it.
+            id=run_id(job),
+            resume="allow",
+            project=settings.get("project"),
+            entity=settings.get("entity"),
+            mode=settings["mode"],
+            dir=settings.get("dir"),
+            group=job.group,
+            job_type=job.task_name,
+            name=f"{job.group}/{job.task_name}" + (f"-{job.args_suffix}" if job.args_suffix else ""),
+            tags=sorted(set(tags))[:64],
+            config=config,
+            reinit="create_new",
+            settings=_wandb_settings(wandb),
+        )
+        if settings["mode"] == "online" and parse_ref(job.ref).backend == "wandb":
+            # Lineage: it exists even if the eval then crashes.
+            tracked.run.use_artifact(job.ref)
+            tracked.model_used = True
+
+    def _log(self, tracked: TrackedJob, row: dict[str, Any] | None = None) -> None:
+        """Log ``row`` once the run exists (rows logged before then wait, in order)."""
+        if row is not None:
+            tracked.pending.append(row)
+        if tracked.starting is None or not tracked.starting.done() or tracked.starting.exception():
+            return
+        while tracked.pending:
+            tracked.run.log(tracked.pending.pop(0))
 
     async def on_sample_end(self, data: SampleEnd) -> None:
         tracked = self.jobs.get(data.eval_id)
@@ -204,7 +229,8 @@ class WandbTracker(Hooks):
             return
         try:
             sample = data.sample
-            row: dict[str, Any] = {}
+            scores: dict[str, Any] = {}
+            progress: dict[str, Any] = {}
             if sample.error is not None:
                 tracked.errored += 1
             else:
@@ -215,19 +241,27 @@ class WandbTracker(Hooks):
                 except Exception:
                     continue  # non-numeric score (e.g. a dict): final metrics still cover it
                 tracked.score_sums[name] = tracked.score_sums.get(name, 0.0) + value
-                row[f"sample/{name}"] = value
-                row[f"running/{name}_mean"] = tracked.score_sums[name] / max(tracked.completed, 1)
+                scores[f"sample/{name}"] = value
+            for name, total in tracked.score_sums.items():
+                progress[f"running/{name}_mean"] = total / max(tracked.completed, 1)
             tracked.tokens += sum(u.total_tokens for u in (sample.model_usage or {}).values())
             for model, usage in (sample.model_usage or {}).items():
                 totals = tracked.tokens_by_model.setdefault(model, {"input": 0, "output": 0, "total": 0})
                 totals["input"] += usage.input_tokens
                 totals["output"] += usage.output_tokens
                 totals["total"] += usage.total_tokens
-            tracked.samples.append(sample_row(sample, row))
-            row["samples_completed"] = tracked.completed
-            row["samples_errored"] = tracked.errored
-            row["tokens_total"] = tracked.tokens
-            tracked.run.log(row)
+            tracked.samples.append(sample_row(sample, scores))
+            progress["samples_completed"] = tracked.completed
+            progress["samples_errored"] = tracked.errored
+            progress["tokens_total"] = tracked.tokens
+            tracked.progress = progress
+            # Each sample is a row of the per-sample table; the history gets a progress row at
+            # most every PROGRESS_INTERVAL_S (a W&B row per sample costs more than the sample).
+            now = time.monotonic()
+            if now - tracked.progress_at >= PROGRESS_INTERVAL_S:
+                tracked.progress_at = now
+                self._log(tracked, progress)
+                tracked.progress = None
         except Exception:
             self._fail("logging a sample", tracked.job)
 
@@ -245,6 +279,15 @@ class WandbTracker(Hooks):
             del self.jobs[eval_id]
             eval_log = headers.get(eval_id) or tracked.end_log
             try:
+                assert tracked.starting is not None
+                # Blocking on purpose: an await here is cancelled with a cancelled eval, which
+                # would leave the run open (and "in use" for the resumed attempt).
+                tracked.starting.result(timeout=300)
+            except Exception:
+                self._fail("starting the run", tracked.job)
+                continue
+            try:
+                self._log(tracked, tracked.progress)  # the last progress, and rows from before the run existed
                 self._finish(tracked, eval_log, data.exception)
             except Exception:
                 self._fail("finishing the run", tracked.job)

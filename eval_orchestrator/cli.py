@@ -129,6 +129,8 @@ def main() -> None:
 @click.option("--wandb-entity", help="W&B entity (team or user).")
 @click.option("--wandb-mode", type=click.Choice(["auto", "online", "offline", "disabled"]), help="W&B mode.")
 @click.option("--link-results", help="Registry collection to link each results artifact into (online).")
+@click.option("--hf-upload-repo", help="Hugging Face dataset repo ORG/NAME to commit each job's results to (HF_TOKEN).")
+@click.option("--hf-upload-dir", help="Folder in that repo (default: eval-results).")
 @_store_options
 @click.option(
     "--display",
@@ -152,6 +154,8 @@ def run(
     wandb_entity: str | None,
     wandb_mode: str | None,
     link_results: str | None,
+    hf_upload_repo: str | None,
+    hf_upload_dir: str | None,
     artifact_dir: str | None,
     skip_cache: bool | None,
     wait_timeout: float | None,
@@ -181,6 +185,8 @@ def run(
             ("wandb", "entity"): wandb_entity,
             ("wandb", "mode"): wandb_mode,
             ("wandb", "link_results"): link_results,
+            ("hub", "upload_repo"): hf_upload_repo,
+            ("hub", "upload_dir"): hf_upload_dir,
             ("store", "artifact_dir"): artifact_dir,
             ("store", "cache_skip"): skip_cache,
             ("store", "wait_timeout"): wait_timeout,

@@ -7,6 +7,7 @@ Every validation problem becomes one line naming the key path and the fix (Confi
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -95,6 +96,26 @@ class WandbConfig(_Strict):
     dir: str | None = Field(default=None, description="Where wandb writes run files (WANDB_DIR).")
 
 
+class HubConfig(_Strict):
+    """Hugging Face Hub copy of each job's results (token from HF_TOKEN, host from HF_ENDPOINT)."""
+
+    upload_repo: str | None = Field(
+        default=None,
+        description="Dataset repo ORG/NAME each job's results folder is committed to (created if missing).",
+    )
+    upload_dir: str = Field(
+        default="eval-results",
+        description="Folder in that repo; each job goes to <dir>/<collection>/<vN>/<task>-<key>.",
+    )
+
+    @field_validator("upload_repo")
+    @classmethod
+    def _repo_id(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", value):
+            raise ValueError("must be ORG/NAME, e.g. my-team/eval-results")
+        return value
+
+
 class StoreConfig(_Strict):
     artifact_dir: str | None = Field(
         default=None, description="Checkpoint store root (WANDB_ARTIFACT_DIR); the user cache dir when unset."
@@ -136,6 +157,7 @@ class RunConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     hooks: list[str] = Field(default_factory=list, description="Extra Inspect hooks that must be installed.")
     wandb: WandbConfig = Field(default_factory=WandbConfig)
+    hub: HubConfig = Field(default_factory=HubConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
 
     @field_validator("checkpoints")

@@ -100,6 +100,8 @@ def wandb_settings(config: RunConfig) -> dict[str, Any]:
         "tags": list(config.wandb.tags),
         "config": dict(config.wandb.config),
         "link_results": config.wandb.link_results,
+        "hf_upload_repo": config.hub.upload_repo,
+        "hf_upload_dir": config.hub.upload_dir,
     }
 
 

@@ -53,6 +53,7 @@ def log_results_artifact(
     metrics: dict[str, Any],
     usage_file: Path | None = None,
     link_to: str | None = None,
+    extra_metadata: dict[str, Any] | None = None,
 ) -> str:
     """Log the job's results artifact on ``run`` (and link it into ``link_to``); returns 'name:alias'."""
     import wandb
@@ -62,7 +63,13 @@ def log_results_artifact(
         name,
         type=RESULTS_TYPE,
         description=f"Inspect results of {job.task_name} on {job.ref}",
-        metadata={"checkpoint_ref": job.ref, "checkpoint_digest": job.digest, "job_key": job.key, **metrics},
+        metadata={
+            "checkpoint_ref": job.ref,
+            "checkpoint_digest": job.digest,
+            "job_key": job.key,
+            **metrics,
+            **(extra_metadata or {}),
+        },
     )
     if log_file is not None and log_file.is_file():
         artifact.add_file(str(log_file), name=f"logs/{log_file.name}")

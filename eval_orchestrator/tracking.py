@@ -294,6 +294,22 @@ class WandbTracker(Hooks):
                 with contextlib.suppress(Exception):  # already reported; do not leave the run open
                     tracked.run.finish(exit_code=1)
 
+    def _upload_to_hub(self, tracked: TrackedJob, log_path: Path, summary: Path, usage: Path) -> str | None:
+        repo = tracked.settings.get("hf_upload_repo")
+        if not repo:
+            return None
+        from eval_orchestrator.hub import upload_results
+
+        try:
+            files = {"summary.json": summary, "usage.jsonl": usage, f"logs/{log_path.name}": log_path}
+            url = upload_results(repo, tracked.settings.get("hf_upload_dir") or "eval-results", tracked.job, files)
+        except Exception:
+            self._fail(f"uploading the results to the Hugging Face Hub repo {repo}", tracked.job)
+            return None
+        tracked.run.summary["hf_results_url"] = url
+        tracked.run.notes = f"Results on the Hugging Face Hub: {url}"
+        return url
+
     def _finish(self, tracked: TrackedJob, eval_log: EvalLog | None, exception: BaseException | None) -> None:
         job, run = tracked.job, tracked.run
         status = eval_log.status if eval_log is not None else "error"
@@ -321,8 +337,16 @@ class WandbTracker(Hooks):
         if status == "success" and log_path is not None:
             summary_file = write_summary(job, job_dir(log_path.parent, job.key), summary)
             usage_file = job_dir(log_path.parent, job.key) / USAGE_FILE
+            hub_url = self._upload_to_hub(tracked, log_path, summary_file, usage_file)
             results_ref = log_results_artifact(
-                run, job, log_path, summary_file, metrics, usage_file, link_to=tracked.settings.get("link_results")
+                run,
+                job,
+                log_path,
+                summary_file,
+                metrics,
+                usage_file,
+                link_to=tracked.settings.get("link_results"),
+                extra_metadata={"hf_results_url": hub_url} if hub_url else None,
             )
             run.summary["results_artifact"] = results_ref
         lineage = {

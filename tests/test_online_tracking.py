@@ -108,3 +108,88 @@ def test_a_plan_killed_mid_run_resumes_in_the_same_run_without_a_second_results_
     again = subprocess.run(args, capture_output=True, text=True, timeout=300)  # nothing left to do
     assert again.returncode == 0, again.stderr[-2000:]
     assert len([v for c in state.collections.values() if c.type == "eval-results" for v in c.versions]) == 1
+
+
+def test_results_are_committed_to_the_hub_and_the_url_recorded(wandb_server: Server, isolated_env: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.hf_server import TOKEN, HubServer
+
+    hub = HubServer().start()
+    try:
+        state = wandb_server.state
+        state.add_version("team", "models", "tiny", FILES, ("prod",))
+        slow = Path(__file__).parent / "fixtures" / "slow_tasks.py"
+        env = dict(os.environ, HF_ENDPOINT=hub.url, HF_TOKEN=TOKEN, HF_HUB_OFFLINE="0")
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "eval_orchestrator.cli",
+                "run",
+                "--checkpoint",
+                "team/models/tiny:prod",
+                "--task",
+                f"{slow}@slow",
+                "-T",
+                "count=3",
+                "-T",
+                "delay=0",
+                "--model",
+                "mockllm/model",
+                "--log-dir",
+                str(isolated_env / "logs"),
+                "--wandb-mode",
+                "online",
+                "--wandb-project",
+                "evals",
+                "--wandb-entity",
+                "team",
+                "--hf-upload-repo",
+                "acme/eval-results",
+                "--hf-upload-dir",
+                "runs",
+                "--display",
+                "none",
+                "--json",
+            ],  # fmt: skip
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert TOKEN not in done.stderr and TOKEN not in done.stdout
+        [outcome] = json.loads(done.stdout)
+        folder = f"runs/tiny/v0/slow-{outcome['job_key']}"
+        committed = {path: data for (repo, path), data in hub.state.files.items() if repo == "acme/eval-results"}
+        assert set(committed) == {
+            f"{folder}/summary.json",
+            f"{folder}/usage.jsonl",
+            f"{folder}/logs/" + Path(outcome["log"]).name,
+        }
+        assert json.loads(committed[f"{folder}/summary.json"])["metrics"]["includes/accuracy"] == 1.0
+        assert hub.state.repos == {"acme/eval-results": "dataset"} and not hub.state.unknown
+        url = f"{hub.url}/datasets/acme/eval-results/tree/main/{folder}"
+        [results] = [v for c in state.collections.values() if c.type == "eval-results" for v in c.versions]
+        assert results.metadata["hf_results_url"] == url
+        [run] = [r for key, r in state.runs.items() if key[:2] == ("team", "evals")]
+        assert url in run["notes"]
+        streamed = "".join(
+            line for post in state.file_stream for f in post.get("files", {}).values() for line in f["content"]
+        )
+        assert url in streamed  # the run summary carries it too (sent over file_stream)
+        assert TOKEN not in streamed and TOKEN not in json.dumps(run)
+    finally:
+        hub.stop()
+
+
+def test_a_bad_hub_repo_id_is_one_line() -> None:
+    from tests.test_cli import assert_one_line_error, cli
+
+    assert_one_line_error(
+        cli("run", "--checkpoint", "local-registry/x", "--task", "t.py@t", "--hf-upload-repo", "no-slash"),
+        "invalid value for 'hub.upload_repo' (got 'no-slash'): Value error, must be ORG/NAME",
+    )

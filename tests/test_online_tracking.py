@@ -154,7 +154,7 @@ def test_results_are_committed_to_the_hub_and_the_url_recorded(wandb_server: Ser
                 "--display",
                 "none",
                 "--json",
-            ],  # fmt: skip
+            ],
             capture_output=True,
             text=True,
             env=env,

@@ -396,6 +396,26 @@ def registry_ls(collection: str | None, as_json: bool) -> None:
 
 
 main.add_command(cache)
+
+
+@main.command("sync")
+@click.option("--wandb-dir", help="Where the runs were logged (WANDB_DIR; default: .).")
+def sync_command(wandb_dir: str | None) -> None:
+    """Upload offline or unfinished runs and replay their lineage, exactly once."""
+    from eval_orchestrator.errors import EvalFailed
+    from eval_orchestrator.sync import sync
+
+    where = wandb_dir or os.environ.get("WANDB_DIR") or "."
+    with contextlib.redirect_stdout(sys.stderr):
+        report = sync(where, notify=lambda line: click.echo(line, err=True))
+    click.echo(
+        f"uploaded {len(report.runs_uploaded)} run(s), replayed {len(report.lineage_replayed)} lineage link(s), "
+        f"{report.already_done} already done"
+    )
+    if report.failed:
+        raise EvalFailed(f"{len(report.failed)} step(s) failed: {'; '.join(report.failed)}; run sync again")
+
+
 main.add_command(determined)
 
 

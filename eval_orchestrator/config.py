@@ -89,6 +89,14 @@ class WandbConfig(_Strict):
     config: dict[str, Any] = Field(
         default_factory=dict, description="Extra keys in every run's config (e.g. the Determined trial's ids)."
     )
+    init_timeout: float = Field(
+        default=30, gt=0, description="Seconds wandb.init may take online before the run falls back to offline."
+    )
+    finish_timeout: float = Field(
+        default=120,
+        gt=0,
+        description="Seconds a finishing run waits for uploads; past it the data stays on disk for `sync`.",
+    )
     link_results: str | None = Field(
         default=None,
         description="Registry collection each results artifact is linked into, e.g. wandb-registry-evals/results.",
@@ -179,6 +187,8 @@ ENV_KEYS: dict[str, tuple[str, ...]] = {
     "WANDB_ARTIFACT_WAIT_TIMEOUT_SEC": ("store", "wait_timeout"),
     "EVAL_ORCHESTRATOR_POLL_INTERVAL_SEC": ("store", "poll_interval"),
     "EVAL_ORCHESTRATOR_REGISTRY": ("store", "registry"),
+    "EVAL_ORCHESTRATOR_WANDB_INIT_TIMEOUT_SEC": ("wandb", "init_timeout"),
+    "EVAL_ORCHESTRATOR_WANDB_FINISH_TIMEOUT_SEC": ("wandb", "finish_timeout"),
     "EVAL_ORCHESTRATOR_DOWNLOAD_WORKERS": ("store", "workers"),
     "EVAL_ORCHESTRATOR_PART_SIZE_MB": ("store", "part_size_mb"),
     "EVAL_ORCHESTRATOR_DOWNLOAD_RETRIES": ("store", "retries"),

@@ -100,6 +100,8 @@ def wandb_settings(config: RunConfig) -> dict[str, Any]:
         "tags": list(config.wandb.tags),
         "config": dict(config.wandb.config),
         "link_results": config.wandb.link_results,
+        "init_timeout": config.wandb.init_timeout,
+        "finish_timeout": config.wandb.finish_timeout,
         "hf_upload_repo": config.hub.upload_repo,
         "hf_upload_dir": config.hub.upload_dir,
     }
@@ -177,7 +179,7 @@ def run(
             item = resolve(ref_text, config.store, progress, notify, registries)
             notify(f"resolved {ref_text} -> {item.resolved.version} ({item.resolved.digest[:12]}, {_where(item)})")
             materialized.append(item)
-        return _evaluate(config, materialized, settings, model_args_override)
+        return _evaluate(config, materialized, settings, model_args_override, notify)
     finally:
         for item in release(materialized, config.store):
             notify(f"removed {item.resolved.collection}:{item.resolved.version} from the store (cache_skip)")
@@ -195,12 +197,14 @@ def _evaluate(
     materialized: list[Materialized],
     settings: dict[str, Any],
     model_args_override: dict[str, Any] | None,
+    notify: Notify,
 ) -> RunReport:
     from eval_orchestrator.launch import run_version
     from eval_orchestrator.tracking import tracker
 
     hook = tracker()
     errors_before = len(hook.errors)
+    published_before = len(hook.published)
     outcomes: list[JobOutcome] = []
     log_dirs: list[Path] = []
     seen: set[str] = set()
@@ -211,4 +215,8 @@ def _evaluate(
         result = run_version(config, item, settings, model_args_override)
         log_dirs.append(result.log_dir)
         outcomes.extend(_outcomes(result.jobs, result.logs))
+    for record in hook.published[published_before:]:
+        if record.get("fallback") or record.get("upload_pending"):
+            why = record.get("fallback") or "W&B did not take the run's data before the finish timeout"
+            notify(f"run {record['run_id']}: {why}; kept on disk, upload it with `eval-orchestrator sync`")
     return RunReport(outcomes, settings, log_dirs, hook.errors[errors_before:])

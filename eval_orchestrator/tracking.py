@@ -52,6 +52,8 @@ class TrackedJob:
     model_used: bool = False  # use_artifact recorded the model version in W&B
     starting: Future[None] | None = None  # wandb.init, running in a thread
     pending: list[dict[str, Any]] = field(default_factory=list)  # rows logged before the run existed
+    fallback: str | None = None  # why an online run went offline
+    local_id: str | None = None  # the offline run's own id, when it cannot be the job's
     progress: dict[str, Any] | None = None  # the latest progress row, not logged yet
     progress_at: float = 0.0  # when a progress row was last logged (monotonic)
     end_log: EvalLog | None = None
@@ -135,16 +137,50 @@ def samples_table(rows: list[dict[str, Any]]) -> Any:
     return wandb.Table(columns=columns, data=[[row.get(str(c)) for c in columns] for row in rows])
 
 
-def _wandb_settings(wandb: Any) -> Any:
-    settings = wandb.Settings(silent=True, console="off", x_disable_stats=True)
+def _wandb_settings(wandb: Any, ours: dict[str, Any]) -> Any:
+    settings = wandb.Settings(
+        silent=True,
+        console="off",
+        x_disable_stats=True,
+        init_timeout=float(ours.get("init_timeout") or 30),
+        # Past this, finish() gives up on uploading: the data stays on disk for `sync`.
+        finish_timeout=float(ours.get("finish_timeout") or 120),
+        finish_timeout_raises=True,
+    )
     if base_url := os.environ.get("WANDB_BASE_URL"):
         settings.base_url = base_url  # read now: wandb fixes its process-wide settings at first use
     return settings
 
 
-def run_id(job: Job) -> str:
+def outage(base_url: str, api_key: str | None, timeout: float = 5.0) -> str | None:
+    """Why W&B cannot take a run now (refused, timed out, 5xx), or None when it answers.
+
+    One small GraphQL query, so an outage is found before wandb.init reserves the run id.
+    """
+    import requests
+
+    try:
+        response = requests.post(
+            f"{base_url.rstrip('/')}/graphql",
+            json={"query": "query Viewer { viewer { id } }"},
+            auth=("api", api_key or ""),
+            timeout=timeout,
+        )
+    except requests.RequestException as exc:
+        return f"{type(exc).__name__} connecting to {base_url}"
+    if response.status_code >= 500:
+        return f"{base_url} answered {response.status_code}"
+    return None
+
+
+def first_line_of(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def run_id(job_key: str) -> str:
     """The W&B run id of a job: derived from its key, so every attempt of the job logs to one run."""
-    return hashlib.sha256(job.key.encode()).hexdigest()[:20]
+    return hashlib.sha256(job_key.encode()).hexdigest()[:20]
 
 
 def final_metrics(eval_log: EvalLog) -> dict[str, float]:
@@ -192,14 +228,43 @@ class WandbTracker(Hooks):
         import wandb
 
         job, settings = tracked.job, tracked.settings
+        if settings["mode"] == "online":
+            base_url = os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
+            try:
+                if why := outage(base_url, os.environ.get("WANDB_API_KEY")):
+                    tracked.fallback = f"W&B unreachable ({why}); logging offline"
+                else:
+                    tracked.run = self._init(wandb, tracked, config, "online")
+            except (wandb.errors.AuthenticationError, wandb.errors.UsageError):
+                raise  # a bad key or setting is the user's to fix, not an outage
+            except Exception as exc:
+                # W&B failed while creating the run. The SDK may still hold the job's run id in this
+                # process, so log offline under a local id; `sync` uploads it into the job's own run
+                # (wandb sync --id) and logs the results artifact there.
+                tracked.fallback = f"W&B unreachable ({first_line_of(exc)}); logging offline"
+                tracked.local_id = f"{run_id(job.key)}x{os.getpid():x}"
+            if tracked.fallback:
+                # The eval goes on, logged offline; `eval-orchestrator sync` uploads it later.
+                log.warning("%s/%s: %s", job.group, job.task_name, tracked.fallback)
+                tracked.settings = {**settings, "mode": "offline"}
+        if tracked.run is None:
+            tracked.run = self._init(wandb, tracked, config, tracked.settings["mode"], tracked.local_id)
+        if tracked.settings["mode"] == "online" and parse_ref(job.ref).backend == "wandb":
+            # Lineage: it exists even if the eval then crashes.
+            tracked.run.use_artifact(job.ref)
+            tracked.model_used = True
+
+    @staticmethod
+    def _init(wandb: Any, tracked: TrackedJob, config: dict[str, Any], mode: str, local_id: str | None = None) -> Any:
+        job, settings = tracked.job, tracked.settings
         tags = [job.collection, job.version, job.task_name, *job.aliases, *settings.get("tags", [])]
-        tracked.run = wandb.init(
+        return wandb.init(
             # One run per job, the same on every attempt: a resumed or re-run plan continues it.
-            id=run_id(job),
-            resume="allow",
+            id=local_id or run_id(job.key),
+            resume="allow" if mode == "online" else None,
             project=settings.get("project"),
             entity=settings.get("entity"),
-            mode=settings["mode"],
+            mode=mode,
             dir=settings.get("dir"),
             group=job.group,
             job_type=job.task_name,
@@ -207,12 +272,8 @@ class WandbTracker(Hooks):
             tags=sorted(set(tags))[:64],
             config=config,
             reinit="create_new",
-            settings=_wandb_settings(wandb),
+            settings=_wandb_settings(wandb, settings),
         )
-        if settings["mode"] == "online" and parse_ref(job.ref).backend == "wandb":
-            # Lineage: it exists even if the eval then crashes.
-            tracked.run.use_artifact(job.ref)
-            tracked.model_used = True
 
     def _log(self, tracked: TrackedJob, row: dict[str, Any] | None = None) -> None:
         """Log ``row`` once the run exists (rows logged before then wait, in order)."""
@@ -334,24 +395,49 @@ class WandbTracker(Hooks):
         if tracked.samples:
             run.log({"samples": samples_table(tracked.samples)})
         results_ref = None
+        results_pending: dict[str, Any] | None = None
         if status == "success" and log_path is not None:
             summary_file = write_summary(job, job_dir(log_path.parent, job.key), summary)
             usage_file = job_dir(log_path.parent, job.key) / USAGE_FILE
             hub_url = self._upload_to_hub(tracked, log_path, summary_file, usage_file)
-            results_ref = log_results_artifact(
-                run,
-                job,
-                log_path,
-                summary_file,
-                metrics,
-                usage_file,
-                link_to=tracked.settings.get("link_results"),
-                extra_metadata={"hf_results_url": hub_url} if hub_url else None,
+            if tracked.local_id:
+                # Logged by `sync` on the job's own run: here it would point at the local run id.
+                results_pending = {
+                    "log": str(log_path),
+                    "summary": str(summary_file),
+                    "usage": str(usage_file),
+                    "metrics": metrics,
+                    "hub_url": hub_url,
+                }
+                results_ref = None
+            else:
+                results_ref = log_results_artifact(
+                    run,
+                    job,
+                    log_path,
+                    summary_file,
+                    metrics,
+                    usage_file,
+                    link_to=tracked.settings.get("link_results"),
+                    extra_metadata={"hf_results_url": hub_url} if hub_url else None,
+                )
+                run.summary["results_artifact"] = results_ref
+        exit_code = 0 if status == "success" else 1
+        upload_pending = False
+        try:
+            run.finish(exit_code=exit_code)
+        except TimeoutError:
+            # W&B went away mid-run: the run's data is complete on disk, for `sync` to upload.
+            upload_pending = True
+            log.warning(
+                "%s/%s: W&B did not take the data in time; `eval-orchestrator sync` uploads it",
+                job.group,
+                job.task_name,
             )
-            run.summary["results_artifact"] = results_ref
         lineage = {
             "job_key": job.key,
-            "run_id": run.id,
+            "run_id": run_id(job.key),
+            "local_run_id": run.id,
             "run_dir": str(Path(run.dir).parent),
             "mode": tracked.settings["mode"],
             "project": run.project,
@@ -361,10 +447,14 @@ class WandbTracker(Hooks):
             "model_used_online": tracked.model_used,
             "results_artifact": results_ref,
             "status": status,
+            "upload_pending": upload_pending,
+            "results_pending": results_pending,
+            "job": job.to_metadata() if results_pending else None,
+            "link_results": tracked.settings.get("link_results"),
+            "fallback": tracked.fallback,
         }
         record_lineage(lineage_spool(tracked.settings["dir"]), lineage)
         self.published.append(lineage)
-        run.finish(exit_code=0 if status == "success" else 1)
 
 
 def required_hook_names() -> list[str]:

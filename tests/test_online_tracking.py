@@ -39,7 +39,7 @@ def test_lineage_results_and_registry_links_of_a_two_task_plan(wandb_server: Ser
     assert report.wandb["mode"] == "online"
 
     for outcome in report.outcomes:
-        rid = run_id(outcome.job)
+        rid = run_id(outcome.job.key)
         run = state.runs[("team", "evals", rid)]  # one run per job, its id derived from the job key
         assert run["groupName"] == "tiny:v0" and run["jobType"] == "capitals"
         config_keys = json.loads(run["config"]) if isinstance(run["config"], str) else run["config"]

@@ -95,6 +95,8 @@ class Faults:
     truncate: set[str] = field(default_factory=set)  # file names served with the last byte missing
     delay_per_file: float = 0.0  # seconds to sleep before each file body
     chunk_delay: float = 0.0  # seconds to sleep between 64 KiB pieces of a file body (a slow link)
+    down: bool = False  # W&B is "down": every request gets a 503 (as during an outage)
+    down_ops: set[str] = field(default_factory=set)  # only these GraphQL operations get a 503
 
 
 @dataclass
@@ -239,13 +241,16 @@ class Server:
                 pass
 
             def do_POST(self) -> None:
-                server._post(self)
+                if not server._outage(self):
+                    server._post(self)
 
             def do_GET(self) -> None:
-                server._get(self)
+                if not server._outage(self):
+                    server._get(self)
 
             def do_PUT(self) -> None:
-                server._put(self)
+                if not server._outage(self):
+                    server._put(self)
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
@@ -278,6 +283,13 @@ class Server:
         req.end_headers()
         req.wfile.write(body)
 
+    def _outage(self, req: BaseHTTPRequestHandler) -> bool:
+        if not self.state.faults.down:
+            return False
+        req.rfile.read(int(req.headers.get("Content-Length") or 0))
+        self._send(req, 503, b'{"error": "service unavailable"}')
+        return True
+
     def _post(self, req: BaseHTTPRequestHandler) -> None:
         body = req.rfile.read(int(req.headers.get("Content-Length") or 0))
         if req.path.startswith("/sdk/otel"):  # wandb-core's own telemetry
@@ -297,6 +309,9 @@ class Server:
         match = OPERATION.search(payload.get("query", ""))
         name = match.group(1) if match else "<anonymous>"
         self.state.operations.append(name)
+        if name in self.state.faults.down_ops:
+            self._send(req, 503, b'{"errors": [{"message": "service unavailable"}]}')
+            return
         handler = self.handlers.get(name)
         if handler is None:
             self.state.unknown.append((name, payload.get("query", ""), payload.get("variables") or {}))

@@ -1,0 +1,87 @@
+"""W&B unreachable when a run starts: the eval finishes offline, and `sync` completes the record exactly once."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eval_orchestrator.tracking import run_id
+from tests.test_online_tracking import FILES
+from tests.wandb_server import Server
+
+SLOW = Path(__file__).parent / "fixtures" / "slow_tasks.py"
+
+
+CLI = [sys.executable, "-m", "eval_orchestrator.cli"]
+
+
+def _run(
+    isolated_env: Path, count: int = 3, delay: float = 0.0, checkpoint: str = "team/models/tiny:prod"
+) -> subprocess.CompletedProcess[str]:
+    args = [
+        *CLI, "run", "--checkpoint", checkpoint,
+        "--task", f"{SLOW}@slow", "-T", f"count={count}", "-T", f"delay={delay}", "-T",
+        f"record={isolated_env / 'solved.txt'}", "--model", "mockllm/model", "--max-samples", "1",
+        "--log-dir", str(isolated_env / "logs"), "--wandb-mode", "online", "--wandb-project", "evals",
+        "--wandb-entity", "team", "--display", "none", "--json",
+    ]  # fmt: skip
+    return subprocess.run(args, capture_output=True, text=True, timeout=300)
+
+
+def _sync() -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, "sync"], capture_output=True, text=True, timeout=300)
+
+
+def _results(server: Server) -> list[object]:
+    return [v for c in server.state.collections.values() if c.type == "eval-results" for v in c.versions]
+
+
+@pytest.fixture
+def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVAL_ORCHESTRATOR_WANDB_INIT_TIMEOUT_SEC", "5")
+    monkeypatch.setenv("EVAL_ORCHESTRATOR_WANDB_FINISH_TIMEOUT_SEC", "5")
+
+
+@pytest.mark.parametrize("outage", ["everything", "run-creation"])
+def test_unreachable_at_start_runs_offline_then_sync_uploads_and_replays_lineage_once(
+    wandb_server: Server, isolated_env: Path, checkpoint_dir: Path, short_timeouts: None, outage: str
+) -> None:
+    state = wandb_server.state
+    model = state.add_version("team", "models", "tiny", FILES, ("prod",))
+    if outage == "everything":
+        # Every request gets a 503 (found before wandb.init). The model comes from the local
+        # registry, since W&B cannot resolve one: no W&B lineage to replay, only the upload.
+        assert subprocess.run([*CLI, "registry", "add", str(checkpoint_dir), "--name", "tiny"]).returncode == 0
+        checkpoint, lineage = "local-registry/tiny:latest", 0
+        state.faults.down = True
+    else:
+        checkpoint, lineage = "team/models/tiny:prod", 2  # use_artifact + the spooled results artifact
+        state.faults.down_ops = {"UpsertBucket"}  # W&B answers, but creating the run fails
+    done = _run(isolated_env, checkpoint=checkpoint)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [outcome] = json.loads(done.stdout)
+    assert outcome["metrics"]["includes/accuracy"] == 1.0
+    assert "W&B unreachable" in done.stderr and "eval-orchestrator sync" in done.stderr
+    rid = run_id(str(outcome["job_key"]))
+    assert ("team", "evals", rid) not in state.runs and not _results(wandb_server)
+
+    state.faults.down, state.faults.down_ops = False, set()
+    synced = _sync()
+    assert synced.returncode == 0, synced.stderr[-2000:]
+    assert f"uploaded 1 run(s), replayed {lineage} lineage link(s)" in synced.stdout
+    run = state.runs[("team", "evals", rid)]
+    assert run["groupName"] == "tiny:v0" and run["jobType"] == "slow"
+    if outage == "run-creation":
+        assert ("team", "evals", rid, model.id) in state.used  # lineage replayed on the job's own run
+    [results] = _results(wandb_server)
+    assert results.created_by == rid and results.metadata["includes/accuracy"] == 1.0
+
+    ops = len(state.operations)
+    again = _sync()
+    assert again.returncode == 0
+    assert f"uploaded 0 run(s), replayed 0 lineage link(s), {1 + lineage} already done" in again.stdout
+    assert len(state.operations) == ops and len(_results(wandb_server)) == 1  # nothing uploaded twice

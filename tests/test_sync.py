@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,51 @@ def test_unreachable_at_start_runs_offline_then_sync_uploads_and_replays_lineage
     assert again.returncode == 0
     assert f"uploaded 0 run(s), replayed 0 lineage link(s), {1 + lineage} already done" in again.stdout
     assert len(state.operations) == ops and len(_results(wandb_server)) == 1  # nothing uploaded twice
+
+
+def test_a_sync_killed_halfway_completes_on_the_next_call(
+    wandb_server: Server, isolated_env: Path, checkpoint_dir: Path, short_timeouts: None
+) -> None:
+    import os
+    import signal
+
+    import yaml
+
+    state = wandb_server.state
+    assert subprocess.run([*CLI, "registry", "add", str(checkpoint_dir), "--name", "tiny"]).returncode == 0
+    config = isolated_env / "run.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "checkpoints": ["local-registry/tiny:latest"],
+                "tasks": [{"spec": f"{SLOW}@slow", "args": {"count": n, "delay": 0}} for n in (2, 3)],
+                "model": {"name": "mockllm/model", "args": {}},
+                "inspect": {"log_dir": str(isolated_env / "logs"), "display": "none"},
+                "wandb": {"project": "evals", "entity": "team", "mode": "online"},
+            }
+        )
+    )
+    state.faults.down = True
+    done = subprocess.run([*CLI, "run", "--config", str(config)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    state.faults.down = False
+
+    ledger = isolated_env / "wb" / "wandb" / "eval-orchestrator" / "synced.jsonl"
+    state.faults.slow_ops = {"UpsertBucket": 1.0}  # each upload takes a few seconds
+    proc = subprocess.Popen([*CLI, "sync"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (ledger.exists() and ledger.read_text().strip()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)  # halfway: one run uploaded, the other not
+    proc.wait()
+    assert len(ledger.read_text().splitlines()) == 1
+    state.faults.slow_ops = {}
+
+    second = _sync()
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "uploaded 1 run(s), replayed 0 lineage link(s), 1 already done" in second.stdout
+    assert len(_results(wandb_server)) == 2 and len({v.created_by for v in _results(wandb_server)}) == 2
+    third = _sync()
+    assert "uploaded 0 run(s), replayed 0 lineage link(s), 2 already done" in third.stdout
+    assert len(_results(wandb_server)) == 2

@@ -97,6 +97,7 @@ class Faults:
     chunk_delay: float = 0.0  # seconds to sleep between 64 KiB pieces of a file body (a slow link)
     down: bool = False  # W&B is "down": every request gets a 503 (as during an outage)
     down_ops: set[str] = field(default_factory=set)  # only these GraphQL operations get a 503
+    slow_ops: dict[str, float] = field(default_factory=dict)  # seconds to sleep before answering these
 
 
 @dataclass
@@ -312,6 +313,8 @@ class Server:
         if name in self.state.faults.down_ops:
             self._send(req, 503, b'{"errors": [{"message": "service unavailable"}]}')
             return
+        if delay := self.state.faults.slow_ops.get(name):
+            time.sleep(delay)
         handler = self.handlers.get(name)
         if handler is None:
             self.state.unknown.append((name, payload.get("query", ""), payload.get("variables") or {}))

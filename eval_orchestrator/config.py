@@ -271,12 +271,18 @@ def build_config(
     file: str | Path | None = None,
     flags: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
+    layer: dict[str, Any] | None = None,
+    source: str | None = None,
 ) -> RunConfig:
-    """Build a RunConfig: defaults < file < env < flags."""
+    """Build a RunConfig: defaults < file < env < ``layer`` (e.g. Determined hyperparameters) < flags.
+
+    ``source`` names the input in error messages (default: the file, or "run config").
+    """
     tree: dict[str, Any] = read_yaml(file) if file else {}
     tree = merge(tree, env_overrides(environ))
+    tree = merge(tree, layer or {})
     tree = merge(tree, flags or {})
-    source = str(file) if file else "run config"
+    source = source or (str(file) if file else "run config")
     try:
         return RunConfig.model_validate(tree)
     except ValidationError as exc:

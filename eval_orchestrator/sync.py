@@ -116,10 +116,8 @@ def _replay(record: dict[str, Any], use_model: bool, log_results: bool) -> None:
 
     from eval_orchestrator.plan import Job
     from eval_orchestrator.publish import log_results_artifact
+    from eval_orchestrator.registry.wandb_registry import sdk_settings
 
-    settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, x_disable_meta=True)
-    if base_url := os.environ.get("WANDB_BASE_URL"):
-        settings.base_url = base_url
     run = wandb.init(
         id=record["run_id"],
         resume="allow",
@@ -127,7 +125,7 @@ def _replay(record: dict[str, Any], use_model: bool, log_results: bool) -> None:
         entity=record.get("entity"),
         mode="online",
         reinit="create_new",
-        settings=settings,
+        settings=sdk_settings(x_disable_meta=True),
     )
     with run:
         if use_model:

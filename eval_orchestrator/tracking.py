@@ -29,6 +29,7 @@ from eval_orchestrator.plan import METADATA_KEY, Job
 from eval_orchestrator.publish import lineage_spool, log_results_artifact, record_lineage, write_summary
 from eval_orchestrator.redact import redact
 from eval_orchestrator.refs import parse_ref
+from eval_orchestrator.registry.wandb_registry import first_line, sdk_settings
 
 log = logging.getLogger(__name__)
 
@@ -137,19 +138,13 @@ def samples_table(rows: list[dict[str, Any]]) -> Any:
     return wandb.Table(columns=columns, data=[[row.get(str(c)) for c in columns] for row in rows])
 
 
-def _wandb_settings(wandb: Any, ours: dict[str, Any]) -> Any:
-    settings = wandb.Settings(
-        silent=True,
-        console="off",
-        x_disable_stats=True,
+def _wandb_settings(ours: dict[str, Any]) -> Any:
+    return sdk_settings(
         init_timeout=float(ours.get("init_timeout") or 30),
         # Past this, finish() gives up on uploading: the data stays on disk for `sync`.
         finish_timeout=float(ours.get("finish_timeout") or 120),
         finish_timeout_raises=True,
     )
-    if base_url := os.environ.get("WANDB_BASE_URL"):
-        settings.base_url = base_url  # read now: wandb fixes its process-wide settings at first use
-    return settings
 
 
 def outage(base_url: str, api_key: str | None, timeout: float = 5.0) -> str | None:
@@ -171,11 +166,6 @@ def outage(base_url: str, api_key: str | None, timeout: float = 5.0) -> str | No
     if response.status_code >= 500:
         return f"{base_url} answered {response.status_code}"
     return None
-
-
-def first_line_of(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 def run_id(job_key: str) -> str:
@@ -241,7 +231,7 @@ class WandbTracker(Hooks):
                 # W&B failed while creating the run. The SDK may still hold the job's run id in this
                 # process, so log offline under a local id; `sync` uploads it into the job's own run
                 # (wandb sync --id) and logs the results artifact there.
-                tracked.fallback = f"W&B unreachable ({first_line_of(exc)}); logging offline"
+                tracked.fallback = f"W&B unreachable ({type(exc).__name__}: {first_line(exc)}); logging offline"
                 tracked.local_id = f"{run_id(job.key)}x{os.getpid():x}"
             if tracked.fallback:
                 # The eval goes on, logged offline; `eval-orchestrator sync` uploads it later.
@@ -272,7 +262,7 @@ class WandbTracker(Hooks):
             tags=sorted(set(tags))[:64],
             config=config,
             reinit="create_new",
-            settings=_wandb_settings(wandb, settings),
+            settings=_wandb_settings(settings),
         )
 
     def _log(self, tracked: TrackedJob, row: dict[str, Any] | None = None) -> None:

@@ -12,15 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
-from eval_orchestrator.config import (
-    RunConfig,
-    env_overrides,
-    format_validation_error,
-    merge,
-    read_yaml,
-)
+from eval_orchestrator.config import RunConfig, build_config, merge
 from eval_orchestrator.errors import ConfigError
 
 SECTIONS = ("checkpoints", "tasks", "inspect", "model", "hooks", "wandb", "store")
@@ -86,14 +78,7 @@ def config_from_hparams(
     environ: dict[str, str] | None = None,
 ) -> RunConfig:
     """defaults < run-config file < environment < hyperparameters < explicit CLI flags."""
-    tree: dict[str, Any] = read_yaml(config_file) if config_file else {}
-    tree = merge(tree, env_overrides(environ))
-    tree = merge(tree, hparams_tree(hparams))
-    tree = merge(tree, flags or {})
-    try:
-        return RunConfig.model_validate(tree)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, SOURCE)) from None
+    return build_config(config_file, flags, environ, layer=hparams_tree(hparams), source=SOURCE)
 
 
 def plain_hparams(section: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,7 +8,6 @@ is harmless: W&B deduplicates by manifest digest and just moves the aliases.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +17,7 @@ from eval_orchestrator.errors import RegistryError, UserError
 from eval_orchestrator.refs import LEGACY_REGISTRY_PROJECT, CheckpointRef, format_ref, parse_ref
 from eval_orchestrator.registry.base import ResolvedCheckpoint
 from eval_orchestrator.registry.local import LocalRegistry
-from eval_orchestrator.registry.wandb_registry import WandbRegistry, first_line
+from eval_orchestrator.registry.wandb_registry import WandbRegistry, first_line, sdk_settings
 
 if TYPE_CHECKING:
     import wandb
@@ -98,9 +97,7 @@ def _upload(
     linked = target.is_registry or target.project == LEGACY_REGISTRY_PROJECT
     run_project = project if linked else target.project
     run_entity = entity if linked else target.entity
-    settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, x_disable_meta=True)
-    if base_url := os.environ.get("WANDB_BASE_URL"):
-        settings.base_url = base_url  # read now: wandb's process-wide settings were fixed at first use
+    settings = sdk_settings(x_disable_meta=True)
     try:
         run = wandb.init(
             project=run_project,

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
@@ -274,6 +274,17 @@ def _wandb_errors(where: str) -> Iterator[None]:
         raise RegistryError(f"W&B: {exc}") from None
     except wandb.errors.CommError as exc:
         raise RegistryError(f"W&B request to {where} failed: {first_line(exc)}") from None
+
+
+def sdk_settings(**fields: Any) -> wandb.Settings:
+    """Quiet wandb.Settings for our own runs, with WANDB_BASE_URL read now: wandb fixes its
+    process-wide settings at first use, so a later change of the variable would be ignored."""
+    import wandb
+
+    settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, **fields)
+    if base_url := os.environ.get("WANDB_BASE_URL"):
+        settings.base_url = base_url
+    return settings
 
 
 def first_line(exc: BaseException) -> str:

@@ -37,6 +37,11 @@ def checkpoint_alias(job: Job) -> str:
     return f"{_slug(job.collection)}-{job.version}"
 
 
+def results_artifact_ref(job: Job) -> str:
+    """'name:alias' of the job's results artifact, as the run summary and lineage record it."""
+    return f"{results_artifact_name(job)}:{checkpoint_alias(job)}"
+
+
 def write_summary(job: Job, out_dir: Path, summary: dict[str, Any]) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "summary.json"
@@ -80,7 +85,7 @@ def log_results_artifact(
     logged = run.log_artifact(artifact, aliases=[alias])
     if link_to and run.settings.mode == "online":
         run.link_artifact(logged, link_to, aliases=[alias])
-    return f"{name}:{alias}"
+    return results_artifact_ref(job)
 
 
 def lineage_spool(wandb_dir: str | Path) -> Path:

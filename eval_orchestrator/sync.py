@@ -67,7 +67,9 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
     # Each job's latest record wins: a resumed job's earlier attempts are the same run.
     latest = {r["job_key"]: r for r in records}
     for record in latest.values():
-        if _needs_upload(record):
+        # An online run W&B stopped taking mid-run gets its missing rows re-logged (below); the
+        # others are uploaded whole from their files.
+        if _needs_upload(record) and not record.get("history_pending"):
             key = f"run:{record['run_id']}:{record['run_dir']}"
             if key in ledger.done:
                 report.already_done += 1
@@ -77,19 +79,25 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
             else:
                 report.failed.append(f"upload of run {record['run_id']}")
                 continue  # its lineage waits for its upload
-        use_key = f"use:{record['run_id']}:{record['model_ref']}"
-        results_key = f"results:{record['run_id']}:{record.get('local_run_id')}"
-        use = _needs_lineage(record) and use_key not in ledger.done
-        results = bool(record.get("results_pending")) and results_key not in ledger.done
-        report.already_done += (_needs_lineage(record) and not use) + (
-            bool(record.get("results_pending")) and not results
-        )
-        if not (use or results):
+        # One attempt's spooled steps; records from before attempts had ids use the local run id.
+        attempt = record.get("attempt") or record.get("local_run_id")
+        steps = {
+            f"history:{record['run_id']}:{attempt}": bool(record.get("history_pending")),
+            f"use:{record['run_id']}:{record['model_ref']}": _needs_lineage(record),
+            f"results:{record['run_id']}:{attempt}": bool(record.get("results_pending")),
+            f"table:{record['run_id']}:{attempt}": bool(record.get("table_pending")),
+        }
+        todo = [key for key, needed in steps.items() if needed and key not in ledger.done]
+        report.already_done += sum(needed and key in ledger.done for key, needed in steps.items())
+        if not todo:
             continue
-        _replay(record, use, results)
-        for key, done in ((use_key, use), (results_key, results)):
-            if done:
-                ledger.add(key)
+        _replay(record, {key.split(":", 1)[0] for key in todo})
+        for key in todo:
+            ledger.add(key)
+            if key.startswith("history:"):
+                report.runs_uploaded.append(record["run_id"])
+                notify(f"run {record['run_id']}: uploaded the rows W&B missed, and its summary")
+            else:
                 report.lineage_replayed.append(key)
                 notify(f"replayed {key}")
     return report
@@ -110,13 +118,16 @@ def _wandb_sync(run_dir: Path, record: dict[str, Any], notify: Notify) -> bool:
     return ok
 
 
-def _replay(record: dict[str, Any], use_model: bool, log_results: bool) -> None:
-    """On the job's own run: record that it used the model, and/or log its spooled results artifact."""
+def _replay(record: dict[str, Any], steps: set[str]) -> None:
+    """On the job's own run: log the history rows W&B lacks and the summary ("history"), record that
+    it used the model ("use"), log its spooled per-sample table ("table") and results artifact
+    ("results"). Each step is safe to repeat: rows W&B has are skipped, artifacts deduplicate."""
     import wandb
 
     from eval_orchestrator.plan import Job
     from eval_orchestrator.publish import log_results_artifact
     from eval_orchestrator.registry.wandb_registry import sdk_settings
+    from eval_orchestrator.tracking import samples_table
 
     run = wandb.init(
         id=record["run_id"],
@@ -128,9 +139,21 @@ def _replay(record: dict[str, Any], use_model: bool, log_results: bool) -> None:
         settings=sdk_settings(x_disable_meta=True),
     )
     with run:
-        if use_model:
+        if "history" in steps:
+            # A resumed run starts at the step after the last one W&B holds: re-log from there.
+            for line in Path(record["history_pending"]).read_text().splitlines():
+                if not line.endswith("}"):
+                    continue  # a line torn by a crash
+                entry = json.loads(line)
+                if entry["step"] >= run.starting_step:
+                    run.log(entry["row"], step=entry["step"])
+            run.summary.update(record["summary_pending"])
+        if "use" in steps:
             run.use_artifact(record["model_ref"])
-        if log_results:
+        if "table" in steps:
+            rows = json.loads(Path(record["table_pending"]).read_text())
+            run.log({"samples": samples_table(rows)})
+        if "results" in steps:
             spooled = record["results_pending"]
             hub = {"hf_results_url": spooled["hub_url"]} if spooled.get("hub_url") else None
             ref = log_results_artifact(

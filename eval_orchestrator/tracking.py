@@ -10,10 +10,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import logging
 import os
 import time
 import traceback
+import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib.metadata import version as pkg_version
@@ -26,7 +28,13 @@ from inspect_ai.scorer import value_to_float
 
 from eval_orchestrator.audit import USAGE_FILE, job_dir
 from eval_orchestrator.plan import METADATA_KEY, Job
-from eval_orchestrator.publish import lineage_spool, log_results_artifact, record_lineage, write_summary
+from eval_orchestrator.publish import (
+    lineage_spool,
+    log_results_artifact,
+    record_lineage,
+    results_artifact_ref,
+    write_summary,
+)
 from eval_orchestrator.redact import redact
 from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.registry.wandb_registry import first_line, sdk_settings
@@ -36,6 +44,7 @@ log = logging.getLogger(__name__)
 HOOK_NAME = "eval_orchestrator_wandb"
 _to_float = value_to_float()
 _instance: WandbTracker | None = None
+DEFAULT_BASE_URL = "https://api.wandb.ai"
 
 
 @dataclass
@@ -58,6 +67,10 @@ class TrackedJob:
     progress: dict[str, Any] | None = None  # the latest progress row, not logged yet
     progress_at: float = 0.0  # when a progress row was last logged (monotonic)
     end_log: EvalLog | None = None
+    attempt: str = field(default_factory=lambda: uuid.uuid4().hex[:12])  # this process's part of the run
+    next_step: int = 0  # the W&B step the next logged row gets
+    history_file: Path | None = None  # online: every logged row with its step, in case W&B misses some
+    summary: dict[str, Any] = field(default_factory=dict)  # what the run's summary was given
 
 
 def versions() -> dict[str, str]:
@@ -219,9 +232,8 @@ class WandbTracker(Hooks):
 
         job, settings = tracked.job, tracked.settings
         if settings["mode"] == "online":
-            base_url = os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
             try:
-                if why := outage(base_url, os.environ.get("WANDB_API_KEY")):
+                if why := self._outage():
                     tracked.fallback = f"W&B unreachable ({why}); logging offline"
                 else:
                     tracked.run = self._init(wandb, tracked, config, "online")
@@ -239,6 +251,12 @@ class WandbTracker(Hooks):
                 tracked.settings = {**settings, "mode": "offline"}
         if tracked.run is None:
             tracked.run = self._init(wandb, tracked, config, tracked.settings["mode"], tracked.local_id)
+        if tracked.settings["mode"] == "online":
+            # If W&B goes away mid-run, `sync` re-logs the rows it lacks from this file, at their steps
+            # (a resumed run continues the step count).
+            tracked.next_step = tracked.run.starting_step
+            tracked.history_file = _pending_file(tracked, "history.jsonl")
+            tracked.history_file.parent.mkdir(parents=True, exist_ok=True)
         if tracked.settings["mode"] == "online" and parse_ref(job.ref).backend == "wandb":
             # Lineage: it exists even if the eval then crashes.
             tracked.run.use_artifact(job.ref)
@@ -272,7 +290,12 @@ class WandbTracker(Hooks):
         if tracked.starting is None or not tracked.starting.done() or tracked.starting.exception():
             return
         while tracked.pending:
-            tracked.run.log(tracked.pending.pop(0))
+            row = tracked.pending.pop(0)
+            tracked.run.log(row)
+            if tracked.history_file is not None:
+                with tracked.history_file.open("a") as fh:
+                    fh.write(json.dumps({"step": tracked.next_step, "row": row}) + "\n")
+            tracked.next_step += 1
 
     async def on_sample_end(self, data: SampleEnd) -> None:
         tracked = self.jobs.get(data.eval_id)
@@ -357,9 +380,42 @@ class WandbTracker(Hooks):
         except Exception:
             self._fail(f"uploading the results to the Hugging Face Hub repo {repo}", tracked.job)
             return None
-        tracked.run.summary["hf_results_url"] = url
+        self._summarize(tracked, {"hf_results_url": url})
         tracked.run.notes = f"Results on the Hugging Face Hub: {url}"
         return url
+
+    @staticmethod
+    def _outage() -> str | None:
+        return outage(os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL, os.environ.get("WANDB_API_KEY"))
+
+    def _log_results(self, tracked: TrackedJob, results: dict[str, Any]) -> None:
+        hub_url = results["hub_url"]
+        ref = log_results_artifact(
+            tracked.run,
+            tracked.job,
+            Path(results["log"]),
+            Path(results["summary"]),
+            results["metrics"],
+            Path(results["usage"]),
+            link_to=tracked.settings.get("link_results"),
+            extra_metadata={"hf_results_url": hub_url} if hub_url else None,
+        )
+        self._summarize(tracked, {"results_artifact": ref})
+
+    @staticmethod
+    def _summarize(tracked: TrackedJob, values: dict[str, Any]) -> None:
+        """Set run summary keys, and remember them for `sync` should W&B not get them."""
+        for key, value in values.items():
+            tracked.run.summary[key] = value
+        tracked.summary.update(values)
+
+    @staticmethod
+    def _spool_table(tracked: TrackedJob) -> str:
+        """The per-sample rows, on disk for `sync` to log as the job's table."""
+        path = _pending_file(tracked, "samples.json")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(tracked.samples, default=str))
+        return str(path)
 
     def _finish(self, tracked: TrackedJob, eval_log: EvalLog | None, exception: BaseException | None) -> None:
         job, run = tracked.job, tracked.run
@@ -377,55 +433,58 @@ class WandbTracker(Hooks):
             "error": (eval_log.error.message if eval_log is not None and eval_log.error else None)
             or (repr(exception) if exception else None),
         }
-        for key, value in {**metrics, **{k: v for k, v in summary.items() if k != "metrics"}}.items():
-            run.summary[key] = value
+        self._summarize(tracked, {**metrics, **{k: v for k, v in summary.items() if k != "metrics"}})
         for model, totals in tracked.tokens_by_model.items():
-            for kind, count in totals.items():
-                run.summary[f"tokens/{model}/{kind}"] = count
-        if tracked.samples:
-            run.log({"samples": samples_table(tracked.samples)})
-        results_ref = None
-        results_pending: dict[str, Any] | None = None
+            self._summarize(tracked, {f"tokens/{model}/{kind}": count for kind, count in totals.items()})
+        results: dict[str, Any] | None = None  # what the results artifact is made of
         if status == "success" and log_path is not None:
             summary_file = write_summary(job, job_dir(log_path.parent, job.key), summary)
             usage_file = job_dir(log_path.parent, job.key) / USAGE_FILE
             hub_url = self._upload_to_hub(tracked, log_path, summary_file, usage_file)
-            if tracked.local_id:
-                # Logged by `sync` on the job's own run: here it would point at the local run id.
-                results_pending = {
-                    "log": str(log_path),
-                    "summary": str(summary_file),
-                    "usage": str(usage_file),
-                    "metrics": metrics,
-                    "hub_url": hub_url,
-                }
-                results_ref = None
-            else:
-                results_ref = log_results_artifact(
-                    run,
-                    job,
-                    log_path,
-                    summary_file,
-                    metrics,
-                    usage_file,
-                    link_to=tracked.settings.get("link_results"),
-                    extra_metadata={"hf_results_url": hub_url} if hub_url else None,
-                )
-                run.summary["results_artifact"] = results_ref
+            results = {
+                "log": str(log_path),
+                "summary": str(summary_file),
+                "usage": str(usage_file),
+                "metrics": metrics,
+                "hub_url": hub_url,
+            }
+        online = tracked.settings["mode"] == "online"
+        # Spooled for `sync` rather than logged here: results of a run logged offline under a
+        # local id (here they would belong to that id), and in an online run, table and results
+        # while W&B is unreachable (the SDK would wait on it, then fail).
+        spool_results, spool_table = bool(tracked.local_id), False
+        if online and (why := self._outage()):
+            spool_results = spool_table = True
+        else:
+            try:
+                if tracked.samples:
+                    run.log({"samples": samples_table(tracked.samples)})
+                    tracked.next_step += 1
+                if results is not None and not spool_results:
+                    self._log_results(tracked, results)
+            except Exception:
+                if not online or not (why := self._outage()):
+                    raise
+                spool_results = spool_table = True
+        if spool_table:
+            tracked.fallback = f"W&B unreachable at the end of the run ({why})"
         exit_code = 0 if status == "success" else 1
         upload_pending = False
         try:
             run.finish(exit_code=exit_code)
         except TimeoutError:
             # W&B went away mid-run: the run's data is complete on disk, for `sync` to upload.
-            upload_pending = True
-            log.warning(
-                "%s/%s: W&B did not take the data in time; `eval-orchestrator sync` uploads it",
-                job.group,
-                job.task_name,
-            )
+            # What went to W&B as requests rather than records (artifacts, the table) is not in the
+            # run's files, so it is spooled too; W&B deduplicates it by digest if it did arrive.
+            upload_pending = spool_results = spool_table = True
+        # Online, the rows W&B may lack are re-logged by `sync` from our own record of them; a
+        # `wandb sync` of this run's files would resend the rows W&B already has, as new rows.
+        history_pending = upload_pending and tracked.history_file is not None
+        if tracked.history_file is not None and not history_pending:
+            tracked.history_file.unlink(missing_ok=True)
         lineage = {
             "job_key": job.key,
+            "attempt": tracked.attempt,
             "run_id": run_id(job.key),
             "local_run_id": run.id,
             "run_dir": str(Path(run.dir).parent),
@@ -435,16 +494,24 @@ class WandbTracker(Hooks):
             "model_ref": job.ref,
             "model_digest": job.digest,
             "model_used_online": tracked.model_used,
-            "results_artifact": results_ref,
+            "results_artifact": results_artifact_ref(job) if results and not spool_results else None,
             "status": status,
             "upload_pending": upload_pending,
-            "results_pending": results_pending,
-            "job": job.to_metadata() if results_pending else None,
+            "results_pending": results if spool_results else None,
+            "table_pending": self._spool_table(tracked) if spool_table and tracked.samples else None,
+            "history_pending": str(tracked.history_file) if history_pending else None,
+            "summary_pending": tracked.summary if history_pending else None,
+            "job": job.to_metadata() if spool_results or spool_table else None,
             "link_results": tracked.settings.get("link_results"),
             "fallback": tracked.fallback,
         }
         record_lineage(lineage_spool(tracked.settings["dir"]), lineage)
         self.published.append(lineage)
+
+
+def _pending_file(tracked: TrackedJob, what: str) -> Path:
+    """Where one attempt of a job keeps what `sync` may have to send W&B for it."""
+    return lineage_spool(tracked.settings["dir"]) / "pending" / f"{run_id(tracked.job.key)}-{tracked.attempt}-{what}"
 
 
 def required_hook_names() -> list[str]:

@@ -20,16 +20,20 @@ SLOW = Path(__file__).parent / "fixtures" / "slow_tasks.py"
 CLI = [sys.executable, "-m", "eval_orchestrator.cli"]
 
 
-def _run(
-    isolated_env: Path, count: int = 3, delay: float = 0.0, checkpoint: str = "team/models/tiny:prod"
-) -> subprocess.CompletedProcess[str]:
-    args = [
+def _run_args(isolated_env: Path, count: int, delay: float, checkpoint: str) -> list[str]:
+    return [
         *CLI, "run", "--checkpoint", checkpoint,
         "--task", f"{SLOW}@slow", "-T", f"count={count}", "-T", f"delay={delay}", "-T",
         f"record={isolated_env / 'solved.txt'}", "--model", "mockllm/model", "--max-samples", "1",
         "--log-dir", str(isolated_env / "logs"), "--wandb-mode", "online", "--wandb-project", "evals",
         "--wandb-entity", "team", "--display", "none", "--json",
     ]  # fmt: skip
+
+
+def _run(
+    isolated_env: Path, count: int = 3, delay: float = 0.0, checkpoint: str = "team/models/tiny:prod"
+) -> subprocess.CompletedProcess[str]:
+    args = _run_args(isolated_env, count, delay, checkpoint)
     return subprocess.run(args, capture_output=True, text=True, timeout=300)
 
 
@@ -134,3 +138,87 @@ def test_a_sync_killed_halfway_completes_on_the_next_call(
     third = _sync()
     assert "uploaded 0 run(s), replayed 0 lineage link(s), 2 already done" in third.stdout
     assert len(_results(wandb_server)) == 2
+
+
+def _streamed(server: Server, rid: str, file: str) -> dict[int, dict[str, object]]:
+    """The server's copy of one of the run's file_stream files (history or summary): line by offset.
+
+    A later post at an offset replaces what was there, as in W&B."""
+    lines: dict[int, dict[str, object]] = {}
+    for post in server.state.file_stream:
+        if f"/{rid}/file_stream" in str(post["path"]) and file in post.get("files", {}):
+            chunk = post["files"][file]
+            for i, line in enumerate(chunk["content"]):
+                lines[chunk["offset"] + i] = json.loads(line)
+    return lines
+
+
+@pytest.mark.parametrize("outage", ["refused", "503"])
+def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
+    wandb_server: Server, isolated_env: Path, short_timeouts: None, outage: str
+) -> None:
+    state = wandb_server.state
+    model = state.add_version("team", "models", "tiny", FILES, ("prod",))
+    solved = isolated_env / "solved.txt"
+    # Refused: W&B stops once it holds some history (wandb-core streams it every 15 s), so the sync
+    # must replace that part, not append to it. 503: W&B answers "unavailable" after 3 samples.
+    count, delay = (80, 0.25) if outage == "refused" else (10, 0.3)
+    proc = subprocess.Popen(
+        _run_args(isolated_env, count, delay, "team/models/tiny:prod"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def outage_due() -> bool:
+        if outage == "refused":
+            return any("wandb-history.jsonl" in post.get("files", {}) for post in state.file_stream)
+        return len(solved.read_text().splitlines() if solved.exists() else []) >= 3
+
+    deadline = time.monotonic() + 120
+    while not outage_due():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    [(_, _, created)] = list(state.runs)
+    streamed_before = len(_streamed(wandb_server, created, "wandb-history.jsonl"))
+    if outage == "refused":
+        wandb_server.stop()
+    else:
+        state.faults.down = True
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    [outcome] = json.loads(out)
+    assert outcome["metrics"]["includes/accuracy"] == 1.0  # the eval finished regardless
+    assert "upload it with `eval-orchestrator sync`" in err
+    rid = run_id(str(outcome["job_key"]))
+    assert ("team", "evals", rid, model.id) in state.used  # lineage came before the eval, online
+    assert not _results(wandb_server)
+    assert len(solved.read_text().splitlines()) == count
+
+    if outage == "refused":
+        wandb_server.start()  # W&B is back, on the same address
+    else:
+        state.faults.down = False
+    synced = _sync()
+    assert synced.returncode == 0, synced.stderr[-2000:]
+    assert "uploaded 1 run(s), replayed 2 lineage link(s)" in synced.stdout  # the table and the results
+    history = _streamed(wandb_server, rid, "wandb-history.jsonl")
+    # Complete and not doubled: one row per step, in step order, the last one counting every sample.
+    assert len(history) > streamed_before and sorted(history) == list(range(len(history)))
+    assert all(row["_step"] == offset for offset, row in history.items())
+    assert max(int(str(row.get("samples_completed", 0))) for row in history.values()) == count
+    summary = _streamed(wandb_server, rid, "wandb-summary.json")
+    latest = summary[max(summary)]
+    assert latest["includes/accuracy"] == 1.0 and latest["samples_completed"] == count
+    assert str(latest["results_artifact"]).endswith("-results:tiny-v0")
+    [results] = _results(wandb_server)
+    assert results.created_by == rid and results.metadata["includes/accuracy"] == 1.0
+    [table] = [v for c in state.collections.values() if c.type == "run_table" for v in c.versions]
+    assert table.created_by == rid
+
+    ops = len(state.operations)
+    again = _sync()
+    assert again.returncode == 0
+    assert "uploaded 0 run(s), replayed 0 lineage link(s), 3 already done" in again.stdout
+    assert len(state.operations) == ops  # nothing sent twice
+

@@ -102,7 +102,7 @@ def test_bad_api_key(wandb_server: Server, monkeypatch: pytest.MonkeyPatch) -> N
 def test_unreachable_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     server = Server()  # bound, then closed: nothing listens on its port
     url = server.url
-    server.httpd.server_close()
+    server.stop()
     monkeypatch.setenv("WANDB_BASE_URL", url)
     monkeypatch.setenv("WANDB_API_KEY", "e0" * 20)
     with pytest.raises(RegistryError, match=f"cannot reach W&B at {url}"):

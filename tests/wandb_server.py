@@ -13,9 +13,11 @@ ArtifactMembershipFiles / GetArtifactMembershipFileUrls (+ GET per file).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -87,6 +89,14 @@ class Collection:
 
     def aliases_of(self, index: int) -> list[str]:
         return sorted(a for a, i in self.aliases.items() if i == index)
+
+
+def _telemetry(config: str | None) -> Any:
+    """The "t" key W&B keeps of a run's `_wandb` config (set once a client has started the run)."""
+    try:
+        return json.loads(config or "{}").get("_wandb", {}).get("value", {}).get("t")
+    except (json.JSONDecodeError, AttributeError):
+        return None
 
 
 @dataclass
@@ -241,6 +251,14 @@ class Server:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def setup(self) -> None:
+                super().setup()
+                server._connections.add(self.connection)
+
+            def finish(self) -> None:
+                server._connections.discard(self.connection)
+                super().finish()
+
             def do_POST(self) -> None:
                 if not server._outage(self):
                     server._post(self)
@@ -253,19 +271,39 @@ class Server:
                 if not server._outage(self):
                     server._put(self)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._handler = Handler
+        self.httpd: ThreadingHTTPServer | None = None
+        self.port = 0
+        self._serving = False
+        self._connections: set[socket.socket] = set()  # open keep-alive connections, cut by stop()
+        self._bind()
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _bind(self) -> None:
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread: threading.Thread | None = None
+        self.port = self.httpd.server_address[1]
 
     def start(self) -> Server:
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
+        """Serve; after a stop(), on the same port again (W&B back after an outage)."""
+        if self.httpd is None:
+            self._bind()
+        assert self.httpd is not None
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self._serving = True
         return self
 
     def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        """Stop listening: connections are refused until start()."""
+        if self.httpd is not None:
+            if self._serving:  # shutdown() waits for serve_forever, forever if it never ran
+                self.httpd.shutdown()
+            self.httpd.server_close()
+            self._serving = False
+            self.httpd = None
+        for conn in list(self._connections):  # a stopped W&B keeps no connection alive either
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
 
     # -- HTTP ---------------------------------------------------------------------------------
 
@@ -647,19 +685,21 @@ class Server:
             run = self.state.runs.get((entity, project, variables["name"]))
             bucket = None
             if run is not None:
-                history = [
-                    r for r in self.state.file_stream if f"/{entity}/{project}/{variables['name']}/" in r["path"]
-                ]
-                rows = sum(
-                    len(f.get("content", []))
-                    for r in history
-                    for n, f in r.get("files", {}).items()
-                    if n == "wandb-history.jsonl"
-                )
+                # What W&B holds of the run: lines by offset (a later post replaces), latest summary.
+                lines: dict[str, dict[int, str]] = {}
+                for post in self.state.file_stream:
+                    if f"/{entity}/{project}/{variables['name']}/" not in post["path"]:
+                        continue
+                    for name, chunk in post.get("files", {}).items():
+                        for i, line in enumerate(chunk.get("content", [])):
+                            lines.setdefault(name, {})[chunk["offset"] + i] = line
+                rows = len(lines.get("wandb-history.jsonl", {}))
+                summaries = lines.get("wandb-summary.json", {})
+                summary = summaries[max(summaries)] if summaries else "{}"
                 bucket = {
                     "id": run["id"],
                     "name": variables["name"],
-                    "summaryMetrics": "{}",
+                    "summaryMetrics": summary,
                     "displayName": run.get("displayName") or variables["name"],
                     "logLineCount": 0,
                     "historyLineCount": rows,
@@ -669,7 +709,8 @@ class Server:
                     "config": run.get("config") or "{}",
                     "tags": run.get("tags") or [],
                     "notes": run.get("notes"),
-                    "wandbConfig": "{}",
+                    # wandbConfig(keys: ["t"]): wandb-core resumes only a run that has "t" (its telemetry)
+                    "wandbConfig": json.dumps({"t": t} if (t := _telemetry(run.get("config"))) else {}),
                 }
         return {
             "model": {

@@ -171,7 +171,8 @@ def run(
     settings = wandb_settings(config)
     if settings["mode"] == "offline":
         why = "no WANDB_API_KEY" if config.wandb.mode == "auto" else "mode is offline"
-        notify(f"W&B: {why}, logging offline under {settings['dir']}/wandb (upload later with `eval-orchestrator sync`)")
+        where = f"{settings['dir']}/wandb"
+        notify(f"W&B: {why}, logging offline under {where} (upload later with `eval-orchestrator sync`)")
     materialized: list[Materialized] = []
     try:
         registries = Registries(config.store, notify)

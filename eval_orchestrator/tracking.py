@@ -422,11 +422,13 @@ class WandbTracker(Hooks):
         status = eval_log.status if eval_log is not None else "error"
         metrics = final_metrics(eval_log) if eval_log is not None else {}
         log_path = Path(eval_log.location) if eval_log is not None and eval_log.location else None
+        results_of_log = eval_log.results if eval_log is not None else None
         summary: dict[str, Any] = {
             "status": status,
             "metrics": metrics,
-            "samples_total": eval_log.results.total_samples if eval_log and eval_log.results else 0,
-            "samples_completed": tracked.completed,
+            "samples_total": results_of_log.total_samples if results_of_log else 0,
+            # From the log: a resumed eval's reused samples never reach this process's hooks.
+            "samples_completed": results_of_log.completed_samples if results_of_log else tracked.completed,
             "samples_errored": tracked.errored,
             "tokens_total": tracked.tokens,
             "inspect_log": str(log_path) if log_path else None,

@@ -105,6 +105,12 @@ def test_a_plan_killed_mid_run_resumes_in_the_same_run_without_a_second_results_
     results = [v for c in state.collections.values() if c.type == "eval-results" for v in c.versions]
     assert len(results) == 1
     assert len(solved.read_text().split()) - before < 8  # finished samples were reused, not redone
+    # The second attempt continued the run's history where W&B's copy ended: no step twice.
+    [(entity, project, rid)] = runs
+    history = state.run_file(entity, project, rid, "wandb-history.jsonl")
+    assert history and all(json.loads(row)["_step"] == offset for offset, row in history.items())
+    summaries = state.run_file(entity, project, rid, "wandb-summary.json")
+    assert json.loads(summaries[max(summaries)])["samples_completed"] == 8  # reused samples count too
     again = subprocess.run(args, capture_output=True, text=True, timeout=300)  # nothing left to do
     assert again.returncode == 0, again.stderr[-2000:]
     assert len([v for c in state.collections.values() if c.type == "eval-results" for v in c.versions]) == 1

@@ -141,16 +141,7 @@ def test_a_sync_killed_halfway_completes_on_the_next_call(
 
 
 def _streamed(server: Server, rid: str, file: str) -> dict[int, dict[str, object]]:
-    """The server's copy of one of the run's file_stream files (history or summary): line by offset.
-
-    A later post at an offset replaces what was there, as in W&B."""
-    lines: dict[int, dict[str, object]] = {}
-    for post in server.state.file_stream:
-        if f"/{rid}/file_stream" in str(post["path"]) and file in post.get("files", {}):
-            chunk = post["files"][file]
-            for i, line in enumerate(chunk["content"]):
-                lines[chunk["offset"] + i] = json.loads(line)
-    return lines
+    return {offset: json.loads(line) for offset, line in server.state.run_file("team", "evals", rid, file).items()}
 
 
 @pytest.mark.parametrize("outage", ["refused", "503"])
@@ -221,4 +212,3 @@ def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
     assert again.returncode == 0
     assert "uploaded 0 run(s), replayed 0 lineage link(s), 3 already done" in again.stdout
     assert len(state.operations) == ops  # nothing sent twice
-

@@ -126,6 +126,19 @@ class State:
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: int = 0
 
+    def run_file(self, entity: str, project: str, run: str, name: str) -> dict[int, str]:
+        """W&B's copy of one of a run's file_stream files (history, summary...): lines by offset.
+
+        A later post at an offset replaces what was there, as in W&B."""
+        lines: dict[int, str] = {}
+        with self.lock:
+            for post in self.file_stream:
+                chunk = post.get("files", {}).get(name)
+                if chunk is not None and f"/{entity}/{project}/{run}/" in post["path"]:
+                    for i, line in enumerate(chunk.get("content", [])):
+                        lines[chunk["offset"] + i] = line
+        return lines
+
     def next_id(self, kind: str) -> str:
         with self.lock:
             self._ids += 1
@@ -685,16 +698,8 @@ class Server:
             run = self.state.runs.get((entity, project, variables["name"]))
             bucket = None
             if run is not None:
-                # What W&B holds of the run: lines by offset (a later post replaces), latest summary.
-                lines: dict[str, dict[int, str]] = {}
-                for post in self.state.file_stream:
-                    if f"/{entity}/{project}/{variables['name']}/" not in post["path"]:
-                        continue
-                    for name, chunk in post.get("files", {}).items():
-                        for i, line in enumerate(chunk.get("content", [])):
-                            lines.setdefault(name, {})[chunk["offset"] + i] = line
-                rows = len(lines.get("wandb-history.jsonl", {}))
-                summaries = lines.get("wandb-summary.json", {})
+                rows = len(self.state.run_file(entity, project, variables["name"], "wandb-history.jsonl"))
+                summaries = self.state.run_file(entity, project, variables["name"], "wandb-summary.json")
                 summary = summaries[max(summaries)] if summaries else "{}"
                 bucket = {
                     "id": run["id"],

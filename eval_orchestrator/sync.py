@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval_orchestrator.errors import UserError
+from eval_orchestrator.errors import EvalFailed, UserError
 from eval_orchestrator.publish import lineage_spool, read_lineage
 from eval_orchestrator.refs import parse_ref
+from eval_orchestrator.registry.wandb_registry import first_line, outage
 
 LEDGER = "synced.jsonl"
 Notify = Callable[[str], None]
@@ -62,6 +63,8 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
         raise UserError(f"nothing to sync: no eval-orchestrator runs recorded under {Path(wandb_dir) / 'wandb'}")
     if not os.environ.get("WANDB_API_KEY"):
         raise UserError("WANDB_API_KEY is not set; sync uploads to W&B, so it needs a key (see .env.example)")
+    if why := outage():
+        raise EvalFailed(f"W&B is unreachable ({why}); nothing was sent, run sync again once it answers")
     ledger = Ledger(spool / LEDGER)
     report = SyncReport()
     # Each job's latest record wins: a resumed job's earlier attempts are the same run.
@@ -91,7 +94,11 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
         report.already_done += sum(needed and key in ledger.done for key, needed in steps.items())
         if not todo:
             continue
-        _replay(record, {key.split(":", 1)[0] for key in todo})
+        try:
+            _replay(record, {key.split(":", 1)[0] for key in todo})
+        except Exception as exc:  # W&B failed again: these steps stay to do, for the next sync
+            report.failed.append(f"run {record['run_id']}: {type(exc).__name__}: {first_line(exc)}")
+            continue
         for key in todo:
             ledger.add(key)
             if key.startswith("history:"):

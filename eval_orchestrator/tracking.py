@@ -37,14 +37,13 @@ from eval_orchestrator.publish import (
 )
 from eval_orchestrator.redact import redact
 from eval_orchestrator.refs import parse_ref
-from eval_orchestrator.registry.wandb_registry import first_line, sdk_settings
+from eval_orchestrator.registry.wandb_registry import first_line, outage, sdk_settings
 
 log = logging.getLogger(__name__)
 
 HOOK_NAME = "eval_orchestrator_wandb"
 _to_float = value_to_float()
 _instance: WandbTracker | None = None
-DEFAULT_BASE_URL = "https://api.wandb.ai"
 
 
 @dataclass
@@ -160,27 +159,6 @@ def _wandb_settings(ours: dict[str, Any]) -> Any:
     )
 
 
-def outage(base_url: str, api_key: str | None, timeout: float = 5.0) -> str | None:
-    """Why W&B cannot take a run now (refused, timed out, 5xx), or None when it answers.
-
-    One small GraphQL query, so an outage is found before wandb.init reserves the run id.
-    """
-    import requests
-
-    try:
-        response = requests.post(
-            f"{base_url.rstrip('/')}/graphql",
-            json={"query": "query Viewer { viewer { id } }"},
-            auth=("api", api_key or ""),
-            timeout=timeout,
-        )
-    except requests.RequestException as exc:
-        return f"{type(exc).__name__} connecting to {base_url}"
-    if response.status_code >= 500:
-        return f"{base_url} answered {response.status_code}"
-    return None
-
-
 def run_id(job_key: str) -> str:
     """The W&B run id of a job: derived from its key, so every attempt of the job logs to one run."""
     return hashlib.sha256(job_key.encode()).hexdigest()[:20]
@@ -233,7 +211,7 @@ class WandbTracker(Hooks):
         job, settings = tracked.job, tracked.settings
         if settings["mode"] == "online":
             try:
-                if why := self._outage():
+                if why := outage():
                     tracked.fallback = f"W&B unreachable ({why}); logging offline"
                 else:
                     tracked.run = self._init(wandb, tracked, config, "online")
@@ -384,10 +362,6 @@ class WandbTracker(Hooks):
         tracked.run.notes = f"Results on the Hugging Face Hub: {url}"
         return url
 
-    @staticmethod
-    def _outage() -> str | None:
-        return outage(os.environ.get("WANDB_BASE_URL") or DEFAULT_BASE_URL, os.environ.get("WANDB_API_KEY"))
-
     def _log_results(self, tracked: TrackedJob, results: dict[str, Any]) -> None:
         hub_url = results["hub_url"]
         ref = log_results_artifact(
@@ -455,7 +429,7 @@ class WandbTracker(Hooks):
         # local id (here they would belong to that id), and in an online run, table and results
         # while W&B is unreachable (the SDK would wait on it, then fail).
         spool_results, spool_table = bool(tracked.local_id), False
-        if online and (why := self._outage()):
+        if online and (why := outage()):
             spool_results = spool_table = True
         else:
             try:
@@ -465,7 +439,7 @@ class WandbTracker(Hooks):
                 if results is not None and not spool_results:
                     self._log_results(tracked, results)
             except Exception:
-                if not online or not (why := self._outage()):
+                if not online or not (why := outage()):
                     raise
                 spool_results = spool_table = True
         if spool_table:

@@ -89,7 +89,8 @@ def test_unreachable_at_start_runs_offline_then_sync_uploads_and_replays_lineage
     again = _sync()
     assert again.returncode == 0
     assert f"uploaded 0 run(s), replayed 0 lineage link(s), {1 + lineage} already done" in again.stdout
-    assert len(state.operations) == ops and len(_results(wandb_server)) == 1  # nothing uploaded twice
+    assert state.operations[ops:] == ["Viewer"]  # only sync's reachability probe: nothing sent twice
+    assert len(_results(wandb_server)) == 1
 
 
 def test_a_sync_killed_halfway_completes_on_the_next_call(
@@ -186,6 +187,10 @@ def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
     assert not _results(wandb_server)
     assert len(solved.read_text().splitlines()) == count
 
+    early = _sync()  # W&B still down: says so in one line, sends and marks nothing
+    assert early.returncode == 1 and "W&B is unreachable" in early.stderr and "Traceback" not in early.stderr
+    assert not (isolated_env / "wb" / "wandb" / "eval-orchestrator" / "synced.jsonl").exists()
+
     if outage == "refused":
         wandb_server.start()  # W&B is back, on the same address
     else:
@@ -211,4 +216,4 @@ def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
     again = _sync()
     assert again.returncode == 0
     assert "uploaded 0 run(s), replayed 0 lineage link(s), 3 already done" in again.stdout
-    assert len(state.operations) == ops  # nothing sent twice
+    assert state.operations[ops:] == ["Viewer"]  # only sync's reachability probe: nothing sent twice

@@ -291,3 +291,26 @@ def first_line(exc: BaseException) -> str:
     """The first line of an SDK error's text (they run to many lines), or its type when empty."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+def outage(timeout: float = 5.0) -> str | None:
+    """Why W&B (WANDB_BASE_URL) cannot take data now (refused, timed out, 5xx), or None when it answers.
+
+    One small GraphQL query: an outage is found before wandb.init reserves the run id, and before
+    SDK calls that would wait on W&B.
+    """
+    import requests
+
+    base_url = os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
+    try:
+        response = requests.post(
+            f"{base_url.rstrip('/')}/graphql",
+            json={"query": "query Viewer { viewer { id } }"},
+            auth=("api", os.environ.get("WANDB_API_KEY") or ""),
+            timeout=timeout,
+        )
+    except requests.RequestException as exc:
+        return f"{type(exc).__name__} connecting to {base_url}"
+    if response.status_code >= 500:
+        return f"{base_url} answered {response.status_code}"
+    return None

@@ -145,7 +145,7 @@ def _streamed(server: Server, rid: str, file: str) -> dict[int, dict[str, object
     return {offset: json.loads(line) for offset, line in server.state.run_file("team", "evals", rid, file).items()}
 
 
-@pytest.mark.parametrize("outage", ["refused", "503"])
+@pytest.mark.parametrize("outage", ["refused", "503", "stall"])
 def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
     wandb_server: Server, isolated_env: Path, short_timeouts: None, outage: str
 ) -> None:
@@ -153,7 +153,8 @@ def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
     model = state.add_version("team", "models", "tiny", FILES, ("prod",))
     solved = isolated_env / "solved.txt"
     # Refused: W&B stops once it holds some history (wandb-core streams it every 15 s), so the sync
-    # must replace that part, not append to it. 503: W&B answers "unavailable" after 3 samples.
+    # must complete that part, not append to it again. 503: W&B answers "unavailable" after 3 samples.
+    # Stall: W&B stops answering at all after 3 samples (timeouts).
     count, delay = (80, 0.25) if outage == "refused" else (10, 0.3)
     proc = subprocess.Popen(
         _run_args(isolated_env, count, delay, "team/models/tiny:prod"),
@@ -175,8 +176,10 @@ def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
     streamed_before = len(_streamed(wandb_server, created, "wandb-history.jsonl"))
     if outage == "refused":
         wandb_server.stop()
-    else:
+    elif outage == "503":
         state.faults.down = True
+    else:
+        state.faults.stall = True
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
     [outcome] = json.loads(out)
@@ -193,8 +196,7 @@ def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
 
     if outage == "refused":
         wandb_server.start()  # W&B is back, on the same address
-    else:
-        state.faults.down = False
+    state.faults.down = state.faults.stall = False
     synced = _sync()
     assert synced.returncode == 0, synced.stderr[-2000:]
     assert "uploaded 1 run(s), replayed 2 lineage link(s)" in synced.stdout  # the table and the results

@@ -106,6 +106,7 @@ class Faults:
     delay_per_file: float = 0.0  # seconds to sleep before each file body
     chunk_delay: float = 0.0  # seconds to sleep between 64 KiB pieces of a file body (a slow link)
     down: bool = False  # W&B is "down": every request gets a 503 (as during an outage)
+    stall: bool = False  # W&B hangs: requests get no answer until this is cleared
     down_ops: set[str] = field(default_factory=set)  # only these GraphQL operations get a 503
     slow_ops: dict[str, float] = field(default_factory=dict)  # seconds to sleep before answering these
 
@@ -336,6 +337,8 @@ class Server:
         req.wfile.write(body)
 
     def _outage(self, req: BaseHTTPRequestHandler) -> bool:
+        while self.state.faults.stall:
+            time.sleep(0.05)
         if not self.state.faults.down:
             return False
         req.rfile.read(int(req.headers.get("Content-Length") or 0))

@@ -155,7 +155,7 @@ def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
     # Refused: W&B stops once it holds some history (wandb-core streams it every 15 s), so the sync
     # must complete that part, not append to it again. 503: W&B answers "unavailable" after 3 samples.
     # Stall: W&B stops answering at all after 3 samples (timeouts).
-    count, delay = (80, 0.25) if outage == "refused" else (10, 0.3)
+    count, delay = (100, 0.25) if outage == "refused" else (10, 0.3)
     proc = subprocess.Popen(
         _run_args(isolated_env, count, delay, "team/models/tiny:prod"),
         stdout=subprocess.PIPE,

@@ -40,10 +40,6 @@ class _Open:
     inspect_run_id: str
 
 
-def read_usage(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.exists() else []
-
-
 @hooks(name=AUDIT_HOOK_NAME, description="eval-orchestrator: usage and audit log of every model call (JSONL)")
 class UsageAudit(Hooks):
     def __init__(self) -> None:

@@ -12,7 +12,7 @@ from eval_orchestrator.config import RunConfig, StoreConfig, build_store_config
 from eval_orchestrator.paths import default_registry_root, default_store_root
 from eval_orchestrator.plan import METADATA_KEY, Job
 from eval_orchestrator.progress import TransferProgress
-from eval_orchestrator.publish import lineage_spool
+from eval_orchestrator.publish import LINEAGE_FILE, lineage_spool
 from eval_orchestrator.refs import CheckpointRef, parse_ref
 from eval_orchestrator.registry.base import Registry
 from eval_orchestrator.registry.local import LocalRegistry
@@ -136,7 +136,7 @@ class RunReport:
 
     @property
     def lineage_file(self) -> Path:
-        return lineage_spool(self.wandb["dir"]) / "lineage.jsonl"
+        return lineage_spool(self.wandb["dir"]) / LINEAGE_FILE
 
 
 def _outcomes(jobs: list[Job], logs: list[Any]) -> list[JobOutcome]:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from eval_orchestrator.jsonl import append_jsonl, read_jsonl
 from eval_orchestrator.plan import Job
 
 RESULTS_TYPE = "eval-results"
@@ -96,14 +97,9 @@ def lineage_spool(wandb_dir: str | Path) -> Path:
 def record_lineage(spool_dir: Path, record: dict[str, Any]) -> Path:
     spool_dir.mkdir(parents=True, exist_ok=True)
     path = spool_dir / LINEAGE_FILE
-    line = json.dumps({**record, "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")}, sort_keys=True)
-    with path.open("a") as fh:
-        fh.write(line + "\n")
+    append_jsonl(path, {**record, "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")})
     return path
 
 
 def read_lineage(spool_dir: Path) -> list[dict[str, Any]]:
-    path = spool_dir / LINEAGE_FILE
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(spool_dir / LINEAGE_FILE)

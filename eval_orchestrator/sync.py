@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from eval_orchestrator.errors import EvalFailed, UserError
+from eval_orchestrator.jsonl import append_jsonl, read_jsonl
 from eval_orchestrator.publish import lineage_spool, read_lineage
 from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.registry.wandb_registry import first_line, outage
@@ -39,12 +40,10 @@ class SyncReport:
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
-        lines = path.read_text().splitlines() if path.exists() else []
-        self.done = {json.loads(line)["key"] for line in lines if line.strip().endswith("}")}
+        self.done = {entry["key"] for entry in read_jsonl(path)}
 
     def add(self, key: str) -> None:
-        with self.path.open("a") as fh:
-            fh.write(json.dumps({"key": key}) + "\n")
+        append_jsonl(self.path, {"key": key})
         self.done.add(key)
 
 
@@ -148,10 +147,7 @@ def _replay(record: dict[str, Any], steps: set[str]) -> None:
     with run:
         if "history" in steps:
             # A resumed run starts at the step after the last one W&B holds: re-log from there.
-            for line in Path(record["history_pending"]).read_text().splitlines():
-                if not line.endswith("}"):
-                    continue  # a line torn by a crash
-                entry = json.loads(line)
+            for entry in read_jsonl(Path(record["history_pending"])):
                 if entry["step"] >= run.starting_step:
                     run.log(entry["row"], step=entry["step"])
             run.summary.update(record["summary_pending"])

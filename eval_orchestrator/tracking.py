@@ -27,6 +27,7 @@ from inspect_ai.log import EvalLog
 from inspect_ai.scorer import value_to_float
 
 from eval_orchestrator.audit import USAGE_FILE, job_dir
+from eval_orchestrator.jsonl import append_jsonl
 from eval_orchestrator.plan import METADATA_KEY, Job
 from eval_orchestrator.publish import (
     lineage_spool,
@@ -271,8 +272,7 @@ class WandbTracker(Hooks):
             row = tracked.pending.pop(0)
             tracked.run.log(row)
             if tracked.history_file is not None:
-                with tracked.history_file.open("a") as fh:
-                    fh.write(json.dumps({"step": tracked.next_step, "row": row}) + "\n")
+                append_jsonl(tracked.history_file, {"step": tracked.next_step, "row": row})
             tracked.next_step += 1
 
     async def on_sample_end(self, data: SampleEnd) -> None:

@@ -12,8 +12,9 @@ from inspect_ai.log import read_eval_log
 from inspect_ai.model import ModelOutput, ModelUsage
 
 from eval_orchestrator import orchestrate
-from eval_orchestrator.audit import USAGE_FILE, job_dir, read_usage
+from eval_orchestrator.audit import USAGE_FILE, job_dir
 from eval_orchestrator.config import build_config
+from eval_orchestrator.jsonl import read_jsonl
 from eval_orchestrator.plan import METADATA_KEY
 from eval_orchestrator.registry.local import LocalRegistry
 from eval_orchestrator.tasks import capitals as capitals_module
@@ -130,7 +131,7 @@ def test_run_tracks_groups_publishes_and_resumes(isolated_env: Path, two_version
     # --- Inspect logs carry the job identity; the usage audit log agrees with Inspect's own usage
     for outcome in report.outcomes:
         header = read_eval_log(outcome.log_path, header_only=True)
-        calls = read_usage(job_dir(Path(outcome.log_path).parent, outcome.job.key) / USAGE_FILE)
+        calls = read_jsonl(job_dir(Path(outcome.log_path).parent, outcome.job.key) / USAGE_FILE)
         assert (
             calls
             and {c["event"] for c in calls} == {"model_call"}

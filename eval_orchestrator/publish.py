@@ -51,17 +51,12 @@ def write_summary(job: Job, out_dir: Path, summary: dict[str, Any]) -> Path:
     return path
 
 
-def log_results_artifact(
-    run: Any,
-    job: Job,
-    log_file: Path | None,
-    summary_file: Path,
-    metrics: dict[str, Any],
-    usage_file: Path | None = None,
-    link_to: str | None = None,
-    extra_metadata: dict[str, Any] | None = None,
-) -> str:
-    """Log the job's results artifact on ``run`` (and link it into ``link_to``); returns 'name:alias'."""
+def log_results_artifact(run: Any, job: Job, results: dict[str, Any], link_to: str | None = None) -> str:
+    """Log the job's results artifact on ``run`` (and link it into ``link_to``); returns 'name:alias'.
+
+    ``results`` is what the tracker gathers, and spools for `sync` when W&B is away: paths of the
+    Inspect log, summary.json and usage.jsonl, the metrics, and the Hub URL if any.
+    """
     import wandb
 
     name = results_artifact_name(job)
@@ -73,14 +68,15 @@ def log_results_artifact(
             "checkpoint_ref": job.ref,
             "checkpoint_digest": job.digest,
             "job_key": job.key,
-            **metrics,
-            **(extra_metadata or {}),
+            **results["metrics"],
+            **({"hf_results_url": results["hub_url"]} if results.get("hub_url") else {}),
         },
     )
-    if log_file is not None and log_file.is_file():
+    log_file, usage_file = Path(results["log"]), Path(results["usage"])
+    if log_file.is_file():
         artifact.add_file(str(log_file), name=f"logs/{log_file.name}")
-    artifact.add_file(str(summary_file), name="summary.json")
-    if usage_file is not None and usage_file.is_file():
+    artifact.add_file(results["summary"], name="summary.json")
+    if usage_file.is_file():
         artifact.add_file(str(usage_file), name="usage.jsonl")
     alias = checkpoint_alias(job)
     logged = run.log_artifact(artifact, aliases=[alias])

@@ -157,16 +157,6 @@ def _replay(record: dict[str, Any], steps: set[str]) -> None:
             rows = json.loads(Path(record["table_pending"]).read_text())
             run.log({"samples": samples_table(rows)})
         if "results" in steps:
-            spooled = record["results_pending"]
-            hub = {"hf_results_url": spooled["hub_url"]} if spooled.get("hub_url") else None
-            ref = log_results_artifact(
-                run,
-                Job.from_metadata(record["job"]),
-                Path(spooled["log"]),
-                Path(spooled["summary"]),
-                spooled["metrics"],
-                Path(spooled["usage"]),
-                link_to=record.get("link_results"),
-                extra_metadata=hub,
-            )
+            job = Job.from_metadata(record["job"])
+            ref = log_results_artifact(run, job, record["results_pending"], record.get("link_results"))
             run.summary["results_artifact"] = ref

@@ -363,17 +363,7 @@ class WandbTracker(Hooks):
         return url
 
     def _log_results(self, tracked: TrackedJob, results: dict[str, Any]) -> None:
-        hub_url = results["hub_url"]
-        ref = log_results_artifact(
-            tracked.run,
-            tracked.job,
-            Path(results["log"]),
-            Path(results["summary"]),
-            results["metrics"],
-            Path(results["usage"]),
-            link_to=tracked.settings.get("link_results"),
-            extra_metadata={"hf_results_url": hub_url} if hub_url else None,
-        )
+        ref = log_results_artifact(tracked.run, tracked.job, results, tracked.settings.get("link_results"))
         self._summarize(tracked, {"results_artifact": ref})
 
     @staticmethod

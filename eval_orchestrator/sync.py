@@ -1,11 +1,12 @@
 """`eval-orchestrator sync`: upload what W&B missed, and replay the lineage, exactly once.
 
-Runs logged offline (no key, or W&B unreachable at start) and runs whose uploads W&B did not take
-before ``finish_timeout`` (it went away mid-run) are complete on disk; ``wandb sync`` uploads them,
-results artifacts included. Lineage that could not be written then (``use_artifact`` needs W&B)
-is replayed on the same run (its id derives from the job key). Every step done is appended to a
-ledger beside the lineage spool, so a second ``sync`` does nothing and an interrupted one
-continues where it stopped.
+Runs logged offline (no key, or W&B unreachable at start) are complete on disk, and ``wandb sync``
+uploads them into the job's run. A run W&B stopped taking mid-run (its finish timed out) is not
+re-uploaded that way, which would resend the rows W&B has: the run is resumed and only the
+history rows it lacks are re-logged from the tracker's spool, with the summary. What needed W&B
+then is replayed on the same run (its id derives from the job key): ``use_artifact``, spooled
+tables and results artifacts. Every step done is appended to a ledger beside the lineage spool,
+so a second ``sync`` does nothing and an interrupted one continues where it stopped.
 """
 
 from __future__ import annotations

@@ -56,7 +56,6 @@ class TrackedJob:
     completed: int = 0
     errored: int = 0
     score_sums: dict[str, float] = field(default_factory=dict)
-    tokens: int = 0
     tokens_by_model: dict[str, dict[str, int]] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)  # rows of the per-sample table
     model_used: bool = False  # use_artifact recorded the model version in W&B
@@ -71,6 +70,10 @@ class TrackedJob:
     next_step: int = 0  # the W&B step the next logged row gets
     history_file: Path | None = None  # online: every logged row with its step, in case W&B misses some
     summary: dict[str, Any] = field(default_factory=dict)  # what the run's summary was given
+
+    @property
+    def tokens(self) -> int:
+        return sum(totals["total"] for totals in self.tokens_by_model.values())
 
 
 def versions() -> dict[str, str]:
@@ -230,13 +233,13 @@ class WandbTracker(Hooks):
                 tracked.settings = {**settings, "mode": "offline"}
         if tracked.run is None:
             tracked.run = self._init(wandb, tracked, config, tracked.settings["mode"], tracked.local_id)
-        if tracked.settings["mode"] == "online":
-            # If W&B goes away mid-run, `sync` re-logs the rows it lacks from this file, at their steps
-            # (a resumed run continues the step count).
-            tracked.next_step = tracked.run.starting_step
-            tracked.history_file = _pending_file(tracked, "history.jsonl")
-            tracked.history_file.parent.mkdir(parents=True, exist_ok=True)
-        if tracked.settings["mode"] == "online" and parse_ref(job.ref).backend == "wandb":
+        if tracked.settings["mode"] != "online":
+            return
+        # If W&B goes away mid-run, `sync` re-logs the rows it lacks from this file, at their steps
+        # (a resumed run continues the step count).
+        tracked.next_step = tracked.run.starting_step
+        tracked.history_file = _pending_file(tracked, "history.jsonl")
+        if parse_ref(job.ref).backend == "wandb":
             # Lineage: it exists even if the eval then crashes.
             tracked.run.use_artifact(job.ref)
             tracked.model_used = True
@@ -296,7 +299,6 @@ class WandbTracker(Hooks):
                 scores[f"sample/{name}"] = value
             for name, total in tracked.score_sums.items():
                 progress[f"running/{name}_mean"] = total / max(tracked.completed, 1)
-            tracked.tokens += sum(u.total_tokens for u in (sample.model_usage or {}).values())
             for model, usage in (sample.model_usage or {}).items():
                 totals = tracked.tokens_by_model.setdefault(model, {"input": 0, "output": 0, "total": 0})
                 totals["input"] += usage.input_tokens
@@ -377,7 +379,6 @@ class WandbTracker(Hooks):
     def _spool_table(tracked: TrackedJob) -> str:
         """The per-sample rows, on disk for `sync` to log as the job's table."""
         path = _pending_file(tracked, "samples.json")
-        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(tracked.samples, default=str))
         return str(path)
 
@@ -404,8 +405,9 @@ class WandbTracker(Hooks):
             self._summarize(tracked, {f"tokens/{model}/{kind}": count for kind, count in totals.items()})
         results: dict[str, Any] | None = None  # what the results artifact is made of
         if status == "success" and log_path is not None:
-            summary_file = write_summary(job, job_dir(log_path.parent, job.key), summary)
-            usage_file = job_dir(log_path.parent, job.key) / USAGE_FILE
+            own_dir = job_dir(log_path.parent, job.key)
+            summary_file = write_summary(job, own_dir, summary)
+            usage_file = own_dir / USAGE_FILE
             hub_url = self._upload_to_hub(tracked, log_path, summary_file, usage_file)
             results = {
                 "log": str(log_path),
@@ -425,7 +427,6 @@ class WandbTracker(Hooks):
             try:
                 if tracked.samples:
                     run.log({"samples": samples_table(tracked.samples)})
-                    tracked.next_step += 1
                 if results is not None and not spool_results:
                     self._log_results(tracked, results)
             except Exception:
@@ -476,8 +477,10 @@ class WandbTracker(Hooks):
 
 
 def _pending_file(tracked: TrackedJob, what: str) -> Path:
-    """Where one attempt of a job keeps what `sync` may have to send W&B for it."""
-    return lineage_spool(tracked.settings["dir"]) / "pending" / f"{run_id(tracked.job.key)}-{tracked.attempt}-{what}"
+    """Where one attempt of a job keeps what `sync` may have to send W&B for it (folder made)."""
+    pending = lineage_spool(tracked.settings["dir"]) / "pending"
+    pending.mkdir(parents=True, exist_ok=True)
+    return pending / f"{run_id(tracked.job.key)}-{tracked.attempt}-{what}"
 
 
 def required_hook_names() -> list[str]:

@@ -352,8 +352,6 @@ def registry_alias(ref: str, alias: str) -> None:
 @click.option("--project", help="W&B project of the upload run for registry targets (default: WANDB_PROJECT).")
 def registry_push(source: str, target: str, project: str | None) -> None:
     """Upload local-registry version SOURCE to W&B, with its metadata and aliases."""
-    import os
-
     from eval_orchestrator.config import build_store_config
     from eval_orchestrator.orchestrate import DEFAULT_PROJECT, local_registry
     from eval_orchestrator.registry.push import push

@@ -36,35 +36,24 @@ def _kv_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
     return out
 
 
-_terminated = False
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    # SIGTERM unwinds like Ctrl-C, so Inspect cancels cleanly and `finally` blocks (which remove
-    # checkpoints that are not kept) run; the default action would kill us mid-write.
-    global _terminated
-    _terminated = True
-    raise KeyboardInterrupt
-
-
 class _Group(click.Group):
     """Turns our UserErrors into one line on stderr and their exit code, never a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        import signal
-
+        from eval_orchestrator import interrupts
         from eval_orchestrator.errors import EvalFailed, UserError
 
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        interrupts.install_sigterm_handler()  # `finally` blocks remove checkpoints that are not kept
         try:
             return super().invoke(ctx)
         except (UserError, EvalFailed) as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt:
-            click.echo("terminated" if _terminated else "interrupted", err=True)
+            terminated = interrupts.terminated()
+            click.echo("terminated" if terminated else "interrupted", err=True)
             _forget_interrupt_in_string_eval()
-            ctx.exit(143 if _terminated else 130)
+            ctx.exit(143 if terminated else 130)
 
 
 def _forget_interrupt_in_string_eval() -> None:

@@ -148,15 +148,41 @@ def test_run_on_tiny_hf_checkpoint(tiny_hf_checkpoints: tuple[Path, Path], isola
     assert "logging offline" in result.stderr
 
 
-def test_interrupt_inside_a_string_exec_still_exits_143() -> None:
-    # CPython would otherwise kill `python -m` with SIGINT at exit (returncode -2), which made a
-    # SIGTERM test flaky: it depended on whether the signal landed inside a string exec.
-    done = subprocess.run(
-        [sys.executable, "-m", "tests.interrupt_probe", "interrupted-in-exec"],
+def _probe(command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tests.interrupt_probe", command],
         capture_output=True,
         text=True,
         cwd=Path(__file__).resolve().parents[1],
-        timeout=60,
+        timeout=120,
     )
+
+
+def test_interrupt_inside_a_string_exec_still_exits_143() -> None:
+    # CPython would otherwise kill `python -m` with SIGINT at exit (returncode -2), which made a
+    # SIGTERM test flaky: it depended on whether the signal landed inside a string exec.
+    done = _probe("interrupted-in-exec")
     assert done.returncode == 143, done.stderr
     assert done.stderr.strip() == "terminated"
+
+
+def test_sigterm_inside_an_import_waits_for_the_import_to_end() -> None:
+    # CI once saw SIGABRT (returncode -6) when SIGTERM cut `import torch` short: torch stayed
+    # half-registered, and importing it again fails ("duplicate registrations").
+    done = _probe("sigterm-inside-import")
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert done.stderr.splitlines()[-2:] == ["torch fully imported: True", "terminated"]
+
+
+def test_sigterm_inside_a_finalizer_is_not_lost() -> None:
+    # Raised inside `__del__`, the KeyboardInterrupt was printed as "Exception ignored" and
+    # dropped, and the eval ran to the end with exit 0.
+    done = _probe("sigterm-inside-del")
+    assert done.returncode == 143, done.stderr[-2000:]
+    assert done.stderr.strip() == "terminated"
+
+
+def test_preemption_inside_an_import_waits_for_the_import_to_end() -> None:
+    done = _probe("preempt-inside-import")
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert done.stderr.splitlines()[-2:] == ["torch fully imported: True", "interrupted"]

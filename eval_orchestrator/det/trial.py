@@ -11,13 +11,13 @@ derive from job keys).
 
 from __future__ import annotations
 
-import _thread
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval_orchestrator import interrupts
 from eval_orchestrator.config import RunConfig
 from eval_orchestrator.det.hparams import config_from_hparams, plain_hparams
 from eval_orchestrator.errors import ConfigError
@@ -65,7 +65,8 @@ class PreemptionWatcher:
         while not self._done.wait(self.interval):
             if self.should_preempt():
                 self.preempted.set()
-                _thread.interrupt_main()  # unwinds like Ctrl-C: Inspect cancels and writes its logs
+                # Unwinds like Ctrl-C: Inspect cancels and writes its logs.
+                interrupts.interrupt_main_when_safe(give_up=self._done)
                 return
 
     def __enter__(self) -> PreemptionWatcher:

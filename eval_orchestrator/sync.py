@@ -1,9 +1,10 @@
 """`eval-orchestrator sync`: upload what W&B missed, and replay the lineage, exactly once.
 
 Runs logged offline (no key, or W&B unreachable at start) are complete on disk, and ``wandb sync``
-uploads them into the job's run. A run W&B stopped taking mid-run (its finish timed out) is not
-re-uploaded that way, which would resend the rows W&B has: the run is resumed and only the
-history rows it lacks are re-logged from the tracker's spool, with the summary. What needed W&B
+uploads them into the job's run. A run W&B stopped taking mid-run (its finish timed out, or W&B
+held fewer rows than it logged) is not re-uploaded that way, which would resend the rows W&B has:
+the run is resumed and only the history rows it lacks are re-logged from the tracker's spool, with
+the summary. What needed W&B
 then is replayed on the same run (its id derives from the job key): ``use_artifact``, spooled
 tables and results artifacts. Every step done is appended to a ledger beside the lineage spool,
 so a second ``sync`` does nothing and an interrupted one continues where it stopped.
@@ -24,7 +25,7 @@ from eval_orchestrator.errors import EvalFailed, UserError
 from eval_orchestrator.jsonl import append_jsonl, read_jsonl
 from eval_orchestrator.publish import lineage_spool, read_lineage
 from eval_orchestrator.refs import parse_ref
-from eval_orchestrator.registry.wandb_registry import first_line, outage
+from eval_orchestrator.registry.wandb_registry import first_line, history_short_of, outage
 
 LEDGER = "synced.jsonl"
 Notify = Callable[[str], None]
@@ -145,19 +146,25 @@ def _replay(record: dict[str, Any], steps: set[str]) -> None:
         reinit="create_new",
         settings=sdk_settings(x_disable_meta=True),
     )
+    rows = read_jsonl(Path(record["history_pending"])) if "history" in steps else []
+    expected = rows[-1]["step"] + 1 if rows else 0  # the history rows W&B must hold afterwards
     with run:
         if "history" in steps:
             # A resumed run starts at the step after the last one W&B holds: re-log from there.
-            for entry in read_jsonl(Path(record["history_pending"])):
+            for entry in rows:
                 if entry["step"] >= run.starting_step:
                     run.log(entry["row"], step=entry["step"])
             run.summary.update(record["summary_pending"])
         if "use" in steps:
             run.use_artifact(record["model_ref"])
         if "table" in steps:
-            rows = json.loads(Path(record["table_pending"]).read_text())
-            run.log({"samples": samples_table(rows)})
+            samples = json.loads(Path(record["table_pending"]).read_text())
+            # Its own row after the re-logged ones, as in the job (unstepped, it would join the last).
+            run.log({"samples": samples_table(samples)}, step=max(expected, run.starting_step) if rows else None)
         if "results" in steps:
             job = Job.from_metadata(record["job"])
             ref = log_results_artifact(run, job, record["results_pending"], record.get("link_results"))
             run.summary["results_artifact"] = ref
+    # finish() returns even when the SDK gave up uploading the rows: ask W&B what it holds.
+    if rows and (held := history_short_of(run.entity, run.project, run.id, expected)) is not None:
+        raise RuntimeError(f"W&B took {held} of the run's {expected} history rows")

@@ -38,7 +38,7 @@ from eval_orchestrator.publish import (
 )
 from eval_orchestrator.redact import redact
 from eval_orchestrator.refs import parse_ref
-from eval_orchestrator.registry.wandb_registry import first_line, outage, sdk_settings
+from eval_orchestrator.registry.wandb_registry import first_line, history_short_of, outage, sdk_settings
 
 log = logging.getLogger(__name__)
 
@@ -376,6 +376,17 @@ class WandbTracker(Hooks):
         tracked.summary.update(values)
 
     @staticmethod
+    def _rows_missing(tracked: TrackedJob) -> str | None:
+        """Why W&B lacks history rows this attempt logged, or None when it holds them all or cannot say."""
+        run, logged = tracked.run, tracked.next_step
+        if tracked.history_file is None or logged <= run.starting_step:
+            return None
+        held = history_short_of(run.entity, run.project, run.id, logged)
+        if held is None:
+            return None
+        return f"W&B holds {held} of the run's {logged} history rows (its uploads gave up during an outage)"
+
+    @staticmethod
     def _spool_table(tracked: TrackedJob) -> str:
         """The per-sample rows, on disk for `sync` to log as the job's table."""
         path = _pending_file(tracked, "samples.json")
@@ -444,6 +455,12 @@ class WandbTracker(Hooks):
             # What went to W&B as requests rather than records (artifacts, the table) is not in the
             # run's files, so it is spooled too; W&B deduplicates it by digest if it did arrive.
             upload_pending = spool_results = spool_table = True
+        else:
+            if online and (missing := self._rows_missing(tracked)):
+                # The SDK's uploads gave up during an outage that ended before the run did, and
+                # finish() does not say so: everything is spooled as after a timeout.
+                tracked.fallback = missing
+                upload_pending = spool_results = spool_table = True
         # Online, the rows W&B may lack are re-logged by `sync` from our own record of them; a
         # `wandb sync` of this run's files would resend the rows W&B already has, as new rows.
         history_pending = upload_pending and tracked.history_file is not None

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from eval_orchestrator.jsonl import read_jsonl
 from eval_orchestrator.tracking import run_id
 from tests.test_online_tracking import FILES
 from tests.wandb_server import Server
@@ -219,3 +220,47 @@ def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
     assert again.returncode == 0
     assert "uploaded 0 run(s), replayed 0 lineage link(s), 3 already done" in again.stdout
     assert state.operations[ops:] == ["Viewer"]  # only sync's reachability probe: nothing sent twice
+
+
+def test_history_uploads_given_up_during_a_blip_are_completed_by_sync(
+    wandb_server: Server, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # W&B refuses the history posts for a moment while the rest of it answers. The SDK retries
+    # once, then gives up on the run's history and summary, yet finish() returns as if all was sent.
+    monkeypatch.setenv("WANDB__FILE_STREAM_RETRY_MAX", "1")
+    monkeypatch.setenv("WANDB__FILE_STREAM_RETRY_WAIT_MIN_SECONDS", "0.1")
+    monkeypatch.setenv("WANDB__FILE_STREAM_RETRY_WAIT_MAX_SECONDS", "0.2")
+    state = wandb_server.state
+    state.add_version("team", "models", "tiny", FILES, ("prod",))
+    state.faults.history_refusals = 5
+    done = _run(isolated_env, count=6)
+    assert done.returncode == 0, done.stderr[-3000:]
+    [outcome] = json.loads(done.stdout)
+    rid = run_id(str(outcome["job_key"]))
+    assert not _streamed(wandb_server, rid, "wandb-history.jsonl")  # W&B holds none of the rows
+    assert "W&B holds 0 of the run's" in done.stderr and "upload it with `eval-orchestrator sync`" in done.stderr
+    [results] = _results(wandb_server)  # logged before the finish: W&B has it
+
+    state.faults.history_refusals = 5  # still refused: sync says so, and marks nothing done
+    early = _sync()
+    assert early.returncode == 1 and "W&B took 0 of the run's" in early.stdout + early.stderr, early.stderr
+    assert not _streamed(wandb_server, rid, "wandb-history.jsonl")
+
+    state.faults.history_refusals = 0
+    synced = _sync()
+    assert synced.returncode == 0, synced.stderr[-2000:]
+    assert "uploaded 1 run(s)" in synced.stdout
+    history = _streamed(wandb_server, rid, "wandb-history.jsonl")
+    [record] = read_jsonl(isolated_env / "wb" / "wandb" / "eval-orchestrator" / "lineage.jsonl")
+    spooled = read_jsonl(Path(record["history_pending"]))
+    # Every row the job logged, once, at its step; then the per-sample table's row.
+    assert [history[entry["step"]]["_step"] for entry in spooled] == list(range(len(spooled)))
+    assert sorted(history) == list(range(len(spooled) + 1)) and "samples" in history[len(spooled)]
+    assert max(int(str(row.get("samples_completed", 0))) for row in history.values()) == 6
+    summary = _streamed(wandb_server, rid, "wandb-summary.json")
+    latest = summary[max(summary)]
+    assert latest["samples_completed"] == 6 and str(latest["results_artifact"]).endswith("-results:tiny-v0")
+    assert _results(wandb_server) == [results]  # logged again by sync, deduplicated by its digest
+
+    again = _sync()
+    assert "uploaded 0 run(s), replayed 0 lineage link(s)" in again.stdout

@@ -104,3 +104,23 @@ def test_bad_api_key(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_API_KEY", "f1" * 20)
     with pytest.raises(RegistryError, match="rejected the API key"):
         orchestrate.resolve(backend.ref(_name(), "latest"))
+
+
+def test_history_row_count_of_a_finished_run(backend: Backend) -> None:
+    # The check behind "W&B holds N of the run's M history rows": the query must be one W&B answers.
+    import wandb
+
+    from eval_orchestrator.registry.wandb_registry import history_rows, history_short_of
+
+    settings = wandb.Settings(
+        silent=True, console="off", x_disable_stats=True, x_disable_meta=True, base_url=os.environ["WANDB_BASE_URL"]
+    )
+    run = wandb.init(
+        entity=backend.entity, project=backend.project, mode="online", reinit="create_new", settings=settings
+    )
+    with run:
+        for step in range(5):
+            run.log({"x": step})
+    assert history_short_of(backend.entity, backend.project, run.id, 5) is None
+    assert history_rows(backend.entity, backend.project, run.id) == 5
+    assert history_rows(backend.entity, backend.project, f"{run.id}-none") is None

@@ -109,6 +109,7 @@ class Faults:
     stall: bool = False  # W&B hangs: requests get no answer until this is cleared
     down_ops: set[str] = field(default_factory=set)  # only these GraphQL operations get a 503
     slow_ops: dict[str, float] = field(default_factory=dict)  # seconds to sleep before answering these
+    history_refusals: int = 0  # this many file_stream posts carrying history rows get a 503 (a blip)
 
 
 @dataclass
@@ -256,6 +257,7 @@ class Server:
             "CreateRunFiles": self._create_run_files,
             "UseArtifact": self._use_artifact,
             "RunResumeStatus": self._run_resume_status,
+            "RunHistoryLineCount": self._run_history_line_count,
         }
         server = self
 
@@ -351,7 +353,14 @@ class Server:
             self._send(req, 200, b"{}")
             return
         if req.path.startswith("/files/") and req.path.endswith("/file_stream"):
-            self.state.file_stream.append({"path": req.path, **json.loads(body)})
+            post = json.loads(body)
+            with self.state.lock:
+                refuse = self.state.faults.history_refusals > 0 and "wandb-history.jsonl" in post.get("files", {})
+                self.state.faults.history_refusals -= refuse
+            if refuse:
+                self._send(req, 503, b'{"error": "service unavailable"}')
+                return
+            self.state.file_stream.append({"path": req.path, **post})
             self._send(req, 200, b"{}")
             return
         if req.path != "/graphql":
@@ -692,6 +701,14 @@ class Server:
                     if version.id == variables["id"]:
                         return {"artifact": self._artifact_json(coll, version)}
         return {"artifact": None}
+
+    def _run_history_line_count(self, variables: dict[str, Any]) -> dict[str, Any]:
+        entity = variables.get("entity") or VIEWER
+        with self.state.lock:
+            if (entity, variables["project"], variables["name"]) not in self.state.runs:
+                return {"project": None}
+            rows = len(self.state.run_file(entity, variables["project"], variables["name"], "wandb-history.jsonl"))
+        return {"project": {"run": {"historyLineCount": rows}}}
 
     def _run_resume_status(self, variables: dict[str, Any]) -> dict[str, Any]:
         """resume="allow": an existing run continues (null bucket: a new run)."""

@@ -293,6 +293,20 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _graphql(query: str, variables: dict[str, Any], timeout: float) -> Any:
+    """One GraphQL request to WANDB_BASE_URL with WANDB_API_KEY, outside the SDK (whose calls wait
+    and retry): the requests.Response."""
+    import requests
+
+    base_url = os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
+    return requests.post(
+        f"{base_url.rstrip('/')}/graphql",
+        json={"query": query, "variables": variables},
+        auth=("api", os.environ.get("WANDB_API_KEY") or ""),
+        timeout=timeout,
+    )
+
+
 def outage(timeout: float = 5.0) -> str | None:
     """Why W&B (WANDB_BASE_URL) cannot take data now (refused, timed out, 5xx), or None when it answers.
 
@@ -303,14 +317,42 @@ def outage(timeout: float = 5.0) -> str | None:
 
     base_url = os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
     try:
-        response = requests.post(
-            f"{base_url.rstrip('/')}/graphql",
-            json={"query": "query Viewer { viewer { id } }"},
-            auth=("api", os.environ.get("WANDB_API_KEY") or ""),
-            timeout=timeout,
-        )
+        response = _graphql("query Viewer { viewer { id } }", {}, timeout)
     except requests.RequestException as exc:
         return f"{type(exc).__name__} connecting to {base_url}"
     if response.status_code >= 500:
         return f"{base_url} answered {response.status_code}"
     return None
+
+
+HISTORY_ROWS_QUERY = """query RunHistoryLineCount($entity: String, $project: String!, $name: String!) {
+  project(name: $project, entityName: $entity) { run(name: $name) { historyLineCount } }
+}"""
+
+
+def history_rows(entity: str | None, project: str, run_name: str, timeout: float = 10.0) -> int | None:
+    """How many history rows W&B holds for a run, or None when it cannot say (no run, no answer)."""
+    import requests
+
+    variables = {"entity": entity, "project": project, "name": run_name}
+    try:
+        response = _graphql(HISTORY_ROWS_QUERY, variables, timeout)
+        run = ((response.json().get("data") or {}).get("project") or {}).get("run") or {}
+    except (requests.RequestException, ValueError):
+        return None
+    count = run.get("historyLineCount")
+    return count if isinstance(count, int) else None
+
+
+def history_short_of(entity: str | None, project: str, run_name: str, expected: int, tries: int = 3) -> int | None:
+    """W&B's count of a run's history rows when it is below `expected`, or None when it holds them
+    all or cannot say. A short count is asked again a second later: W&B may still be taking the
+    last rows in."""
+    held = None
+    for attempt in range(tries):
+        held = history_rows(entity, project, run_name)
+        if held is None or held >= expected:
+            return None
+        if attempt < tries - 1:
+            time.sleep(1.0)
+    return held

@@ -108,6 +108,10 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
             else:
                 report.lineage_replayed.append(key)
                 notify(f"replayed {key}")
+        # W&B has what the spooled rows and table were kept for, and the ledger says so.
+        for spooled in (record.get("history_pending"), record.get("table_pending")):
+            if spooled:
+                Path(spooled).unlink(missing_ok=True)
     return report
 
 

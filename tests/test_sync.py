@@ -246,13 +246,15 @@ def test_history_uploads_given_up_during_a_blip_are_completed_by_sync(
     assert early.returncode == 1 and "W&B took 0 of the run's" in early.stdout + early.stderr, early.stderr
     assert not _streamed(wandb_server, rid, "wandb-history.jsonl")
 
+    [record] = read_jsonl(isolated_env / "wb" / "wandb" / "eval-orchestrator" / "lineage.jsonl")
+    spooled = read_jsonl(Path(record["history_pending"]))
     state.faults.history_refusals = 0
     synced = _sync()
     assert synced.returncode == 0, synced.stderr[-2000:]
     assert "uploaded 1 run(s)" in synced.stdout
     history = _streamed(wandb_server, rid, "wandb-history.jsonl")
-    [record] = read_jsonl(isolated_env / "wb" / "wandb" / "eval-orchestrator" / "lineage.jsonl")
-    spooled = read_jsonl(Path(record["history_pending"]))
+    # W&B has them now: the spooled rows and table are removed.
+    assert not Path(record["history_pending"]).exists() and not Path(record["table_pending"]).exists()
     # Every row the job logged, once, at its step; then the per-sample table's row.
     assert [history[entry["step"]]["_step"] for entry in spooled] == list(range(len(spooled)))
     assert sorted(history) == list(range(len(spooled) + 1)) and "samples" in history[len(spooled)]

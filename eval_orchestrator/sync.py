@@ -4,10 +4,10 @@ Runs logged offline (no key, or W&B unreachable at start) are complete on disk, 
 uploads them into the job's run. A run W&B stopped taking mid-run (its finish timed out, or W&B
 held fewer rows than it logged) is not re-uploaded that way, which would resend the rows W&B has:
 the run is resumed and only the history rows it lacks are re-logged from the tracker's spool, with
-the summary. What needed W&B
-then is replayed on the same run (its id derives from the job key): ``use_artifact``, spooled
-tables and results artifacts. Every step done is appended to a ledger beside the lineage spool,
-so a second ``sync`` does nothing and an interrupted one continues where it stopped.
+the summary. What needed W&B then is replayed on the same run (its id derives from the job key):
+``use_artifact``, spooled tables and results artifacts. Every step done is appended to a ledger
+beside the lineage spool, so a second ``sync`` does nothing and an interrupted one continues where
+it stopped.
 """
 
 from __future__ import annotations

@@ -141,6 +141,9 @@ class State:
                         lines[chunk["offset"] + i] = line
         return lines
 
+    def history_rows(self, entity: str, project: str, run: str) -> int:
+        return len(self.run_file(entity, project, run, "wandb-history.jsonl"))
+
     def next_id(self, kind: str) -> str:
         with self.lock:
             self._ids += 1
@@ -707,7 +710,7 @@ class Server:
         with self.state.lock:
             if (entity, variables["project"], variables["name"]) not in self.state.runs:
                 return {"project": None}
-            rows = len(self.state.run_file(entity, variables["project"], variables["name"], "wandb-history.jsonl"))
+            rows = self.state.history_rows(entity, variables["project"], variables["name"])
         return {"project": {"run": {"historyLineCount": rows}}}
 
     def _run_resume_status(self, variables: dict[str, Any]) -> dict[str, Any]:
@@ -718,7 +721,7 @@ class Server:
             run = self.state.runs.get((entity, project, variables["name"]))
             bucket = None
             if run is not None:
-                rows = len(self.state.run_file(entity, project, variables["name"], "wandb-history.jsonl"))
+                rows = self.state.history_rows(entity, project, variables["name"])
                 summaries = self.state.run_file(entity, project, variables["name"], "wandb-summary.json")
                 summary = summaries[max(summaries)] if summaries else "{}"
                 bucket = {

@@ -293,14 +293,17 @@ def first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _base_url() -> str:
+    return os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
+
+
 def _graphql(query: str, variables: dict[str, Any], timeout: float) -> Any:
     """One GraphQL request to WANDB_BASE_URL with WANDB_API_KEY, outside the SDK (whose calls wait
     and retry): the requests.Response."""
     import requests
 
-    base_url = os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
     return requests.post(
-        f"{base_url.rstrip('/')}/graphql",
+        f"{_base_url().rstrip('/')}/graphql",
         json={"query": query, "variables": variables},
         auth=("api", os.environ.get("WANDB_API_KEY") or ""),
         timeout=timeout,
@@ -315,7 +318,7 @@ def outage(timeout: float = 5.0) -> str | None:
     """
     import requests
 
-    base_url = os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
+    base_url = _base_url()
     try:
         response = _graphql("query Viewer { viewer { id } }", {}, timeout)
     except requests.RequestException as exc:

@@ -42,7 +42,7 @@ def main() -> None:
     from eval_orchestrator import orchestrate
     from eval_orchestrator.audit import UsageAudit
     from eval_orchestrator.config import build_config
-    from eval_orchestrator.tracking import WandbTracker
+    from eval_orchestrator.tracking.hook import WandbTracker
 
     ckpt = work / "ckpt"
     ckpt.mkdir()

@@ -1,3 +1,90 @@
-"""eval-orchestrator: evaluate registered checkpoints with Inspect AI, track results in W&B."""
+"""eval-orchestrator: evaluate registered checkpoints with Inspect AI, track results in W&B.
+
+The library API (the CLI is a thin layer over it)::
+
+    import eval_orchestrator as eo
+
+    config = eo.build_config("configs/quickstart.yaml")
+    report = eo.run(config)  # RunReport: plan, outcomes, lineage records
+    item = eo.resolve("local-registry/tiny-gpt2:latest")  # Materialized: version + local path
+
+Everything not listed in ``__all__`` is internal and may change. A name here never equals a
+submodule's (``import eval_orchestrator.sync`` would replace a function called ``sync``).
+Attributes load on first use, so ``import eval_orchestrator`` (and ``--help``) stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from eval_orchestrator.config import RunConfig, build_config
+    from eval_orchestrator.errors import (
+        ConfigError,
+        EvalFailed,
+        GateFailed,
+        OrchestratorError,
+        RefError,
+        RegistryError,
+        SpoolError,
+        StoreError,
+        Unavailable,
+        UserError,
+        VerificationFailed,
+    )
+    from eval_orchestrator.job import Job, TrackingSettings
+    from eval_orchestrator.orchestrate import JobOutcome, RunReport, execute, release, resolve, run
+    from eval_orchestrator.plan import Plan, PlannedVersion, build_plan
+
+__all__ = [
+    "ConfigError",
+    "EvalFailed",
+    "GateFailed",
+    "Job",
+    "JobOutcome",
+    "OrchestratorError",
+    "Plan",
+    "PlannedVersion",
+    "RefError",
+    "RegistryError",
+    "RunConfig",
+    "RunReport",
+    "SpoolError",
+    "StoreError",
+    "TrackingSettings",
+    "Unavailable",
+    "UserError",
+    "VerificationFailed",
+    "__version__",
+    "build_config",
+    "build_plan",
+    "execute",
+    "release",
+    "resolve",
+    "run",
+]
+
+# Where each public name lives; loaded on first access.
+_EXPORTS = {
+    **dict.fromkeys(("RunConfig", "build_config"), "config"),
+    **dict.fromkeys(
+        ("ConfigError", "EvalFailed", "GateFailed", "OrchestratorError", "RefError", "RegistryError", "SpoolError"),
+        "errors",
+    ),
+    **dict.fromkeys(("StoreError", "Unavailable", "UserError", "VerificationFailed"), "errors"),
+    **dict.fromkeys(("Job", "TrackingSettings"), "job"),
+    **dict.fromkeys(("JobOutcome", "RunReport", "execute", "release", "resolve", "run"), "orchestrate"),
+    **dict.fromkeys(("Plan", "PlannedVersion", "build_plan"), "plan"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'eval_orchestrator' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"eval_orchestrator.{module}"), name)
+    globals()[name] = value
+    return value

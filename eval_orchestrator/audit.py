@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from inspect_ai.hooks import Hooks, ModelRetry, ModelUsageData, RunEnd, TaskStart, hooks
 
-from eval_orchestrator.plan import METADATA_KEY
+from eval_orchestrator.job import EvalMetadata
 
 log = logging.getLogger(__name__)
 
@@ -48,14 +48,14 @@ class UsageAudit(Hooks):
         self.open: dict[str, _Open] = {}  # Inspect eval id -> the job's open log
 
     async def on_task_start(self, data: TaskStart) -> None:
-        ours = (data.spec.metadata or {}).get(METADATA_KEY)
-        if not ours or not ours.get("log_dir"):
+        meta = EvalMetadata.from_inspect(data.spec.metadata)
+        if meta is None:
             return  # not one of our evals
-        key = ours["job"]["key"]
-        path = job_dir(ours["log_dir"], key) / USAGE_FILE
+        key = meta.job.key
+        path = job_dir(meta.log_dir, key) / USAGE_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = path.open("a", buffering=1)  # line-buffered: a crash loses at most the line in flight
-        self.open[data.eval_id] = _Open(key, ours["job"]["task_name"], path, fh, data.run_id)
+        self.open[data.eval_id] = _Open(key, meta.job.task_name, path, fh, data.run_id)
 
     def _write(self, eval_id: str | None, event: dict[str, Any]) -> None:
         target = self.open.get(eval_id or "")

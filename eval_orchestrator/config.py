@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -289,13 +289,39 @@ def build_config(
         raise ConfigError(format_validation_error(exc, source)) from None
 
 
-def build_store_config(flags: dict[str, Any] | None = None, environ: dict[str, str] | None = None) -> StoreConfig:
-    """Store settings for commands that take no run config: defaults < env < flags."""
-    tree = merge(env_overrides(environ).get("store", {}), {k: v for k, v in (flags or {}).items() if v is not None})
+SectionT = TypeVar("SectionT", bound=BaseModel)
+
+
+def _build_section(
+    name: str,
+    model: type[SectionT],
+    file: str | Path | None,
+    flags: dict[str, Any] | None,
+    environ: dict[str, str] | None,
+) -> SectionT:
+    """One section of the run config, same precedence: default < file < env < flags (None = unset)."""
+    section = read_yaml(file).get(name) if file else None
+    tree = section if isinstance(section, dict) else {}
+    tree = merge(tree, env_overrides(environ).get(name, {}))
+    tree = merge(tree, {k: v for k, v in (flags or {}).items() if v is not None})
     try:
-        return StoreConfig.model_validate(tree)
+        return model.model_validate(tree)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, "store settings")) from None
+        raise ConfigError(format_validation_error(exc, str(file) if file else f"{name} settings")) from None
+
+
+def build_store_config(
+    flags: dict[str, Any] | None = None, environ: dict[str, str] | None = None, file: str | Path | None = None
+) -> StoreConfig:
+    """Store settings for commands that need no whole run config (resolve, cache, registry)."""
+    return _build_section("store", StoreConfig, file, flags, environ)
+
+
+def build_wandb_config(
+    file: str | Path | None = None, flags: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+) -> WandbConfig:
+    """W&B settings for commands that need no whole run config (sync reads the run's wandb.dir)."""
+    return _build_section("wandb", WandbConfig, file, flags, environ)
 
 
 def flag_tree(pairs: dict[tuple[str, ...], Any]) -> dict[str, Any]:

@@ -1,9 +1,35 @@
-"""Errors a user can act on. The CLI prints them as one line and exits with their code."""
+"""One error taxonomy, one exit code per class: what a scheduler needs to decide what to do next.
+
+| exit | class                | meaning                                         | what to do        |
+|------|----------------------|-------------------------------------------------|-------------------|
+| 0    | -                    | success                                         |                   |
+| 1    | ``EvalFailed``       | an eval, a job or a tracking step failed        | look at the eval  |
+| 2    | ``UserError``        | bad input or configuration                      | fix it, run again |
+| 3    | ``GateFailed``       | a quality gate held a version (compare, watch)  | a decision, not a fault |
+| 65   | ``VerificationFailed``| bytes are not the registered ones              | repair the source |
+| 75   | ``Unavailable``      | a dependency is unreachable or retries ran out  | retry later       |
+| 130  | -                    | interrupted (Ctrl-C, a Determined preemption)   |                   |
+| 143  | -                    | terminated (SIGTERM)                            |                   |
+
+The CLI prints any of them as one line on stderr and exits with its code, never a traceback.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
 
-class UserError(Exception):
+EXIT_OK = 0
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class OrchestratorError(Exception):
+    """Base of every error the CLI turns into one line and an exit code."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class UserError(OrchestratorError):
     """Bad input or environment: one line saying what is wrong and how to fix it."""
 
     exit_code = 2
@@ -22,14 +48,32 @@ class RegistryError(UserError):
 
 
 class StoreError(UserError):
-    """A checkpoint could not be materialised exactly (missing or corrupted bytes)."""
+    """A checkpoint could not be materialised (a file missing, a source that cannot serve it)."""
 
 
-class EvalFailed(Exception):
-    """Some jobs did not succeed. Not a usage error: exit code 1."""
+class SpoolError(UserError):
+    """A record in the W&B spool cannot be read (written by another version, or damaged)."""
+
+
+class EvalFailed(OrchestratorError):
+    """Some jobs, or a tracking or upload step, did not succeed."""
 
     exit_code = 1
 
 
-class VerificationFailed(StoreError):
+class GateFailed(OrchestratorError):
+    """A quality gate held a version: not a fault, a decision (compare --fail-on-regression, watch)."""
+
+    exit_code = 3
+
+
+class VerificationFailed(OrchestratorError):
     """A source's bytes are not the registered ones (corrupted, truncated, overwritten, gone): nothing is kept."""
+
+    exit_code = 65  # EX_DATAERR
+
+
+class Unavailable(OrchestratorError):
+    """A dependency (W&B, S3, the Hub) did not answer, or its retries ran out: try again later."""
+
+    exit_code = 75  # EX_TEMPFAIL

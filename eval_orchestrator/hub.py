@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from eval_orchestrator.plan import Job
+from eval_orchestrator.job import Job
 from eval_orchestrator.publish import _slug
 
 

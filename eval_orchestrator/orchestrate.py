@@ -1,26 +1,28 @@
-"""The library entry points: resolve checkpoints, run the plan, report outcomes."""
+"""The library entry points: resolve checkpoints, plan the run, run it, report outcomes.
+
+``run`` goes one way: load tasks -> resolve and materialise every checkpoint -> build the Plan
+-> one eval_set per planned version -> outcomes. Nothing goes back to the config halfway.
+"""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eval_orchestrator.config import RunConfig, StoreConfig, build_store_config
+from eval_orchestrator.job import EvalMetadata, Job, TrackingSettings
 from eval_orchestrator.paths import default_registry_root, default_store_root
-from eval_orchestrator.plan import METADATA_KEY, Job
+from eval_orchestrator.plan import Plan, build_plan
 from eval_orchestrator.progress import TransferProgress
-from eval_orchestrator.publish import LINEAGE_FILE, lineage_spool
 from eval_orchestrator.refs import CheckpointRef, parse_ref
 from eval_orchestrator.registry.base import Registry
 from eval_orchestrator.registry.local import LocalRegistry
+from eval_orchestrator.spool import LineageRecord, Spool
 from eval_orchestrator.store.checkpoint_store import CheckpointStore, Materialized
 
 Notify = Callable[[str], None]
-
-DEFAULT_PROJECT = "eval-orchestrator"
 
 
 def local_registry(store: StoreConfig | None = None) -> LocalRegistry:
@@ -85,29 +87,7 @@ def release(items: list[Materialized], store: StoreConfig) -> list[Materialized]
     return [item for item in items if target.release(item)]
 
 
-def wandb_settings(config: RunConfig) -> dict[str, Any]:
-    """Settings the tracking hook reads from the eval metadata (never a secret)."""
-    mode = config.wandb.mode
-    if mode == "auto":
-        mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
-    wandb_dir = Path(config.wandb.dir or ".").resolve()
-    wandb_dir.mkdir(parents=True, exist_ok=True)
-    return {
-        "project": config.wandb.project or DEFAULT_PROJECT,
-        "entity": config.wandb.entity,
-        "mode": mode,
-        "dir": str(wandb_dir),
-        "tags": list(config.wandb.tags),
-        "config": dict(config.wandb.config),
-        "link_results": config.wandb.link_results,
-        "init_timeout": config.wandb.init_timeout,
-        "finish_timeout": config.wandb.finish_timeout,
-        "hf_upload_repo": config.hub.upload_repo,
-        "hf_upload_dir": config.hub.upload_dir,
-    }
-
-
-@dataclass
+@dataclass(frozen=True)
 class JobOutcome:
     job: Job
     status: str  # Inspect's log status, or "missing" when no log came back
@@ -121,10 +101,18 @@ class JobOutcome:
 
 @dataclass
 class RunReport:
+    plan: Plan
     outcomes: list[JobOutcome]
-    wandb: dict[str, Any]
-    log_dirs: list[Path]
+    records: list[LineageRecord] = field(default_factory=list)  # the tracker's, one per job attempt
     tracker_errors: list[str] = field(default_factory=list)
+
+    @property
+    def tracking(self) -> TrackingSettings:
+        return self.plan.tracking
+
+    @property
+    def log_dirs(self) -> list[Path]:
+        return [version.log_dir for version in self.plan.versions]
 
     @property
     def failed(self) -> list[JobOutcome]:
@@ -136,18 +124,17 @@ class RunReport:
 
     @property
     def lineage_file(self) -> Path:
-        return lineage_spool(self.wandb["dir"]) / LINEAGE_FILE
+        return Spool(self.tracking.dir).lineage_file
 
 
-def _outcomes(jobs: list[Job], logs: list[Any]) -> list[JobOutcome]:
-    from eval_orchestrator.tracking import final_metrics
+def _outcomes(jobs: tuple[Job, ...], logs: list[Any]) -> list[JobOutcome]:
+    from eval_orchestrator.tracking.rows import final_metrics
 
     by_key: dict[str, Any] = {}
     for eval_log in logs:
-        ours = (eval_log.eval.metadata or {}).get(METADATA_KEY) or {}
-        key = (ours.get("job") or {}).get("key")
-        if key:
-            by_key[key] = eval_log
+        meta = EvalMetadata.from_inspect(eval_log.eval.metadata)
+        if meta is not None:
+            by_key[meta.job.key] = eval_log
     outcomes = []
     for job in jobs:
         found = by_key.get(job.key)
@@ -161,17 +148,17 @@ def _outcomes(jobs: list[Job], logs: list[Any]) -> list[JobOutcome]:
 def run(
     config: RunConfig,
     notify: Notify = lambda _: None,
-    model_args_override: dict[str, Any] | None = None,
+    model_args_override: Mapping[str, Any] | None = None,
     progress: TransferProgress | None = None,
 ) -> RunReport:
     """Evaluate every checkpoint on every task; one eval_set per checkpoint version."""
-    from eval_orchestrator.launch import load_tasks
+    from eval_orchestrator.task_loader import load_tasks
 
-    load_tasks(config.tasks)  # fail on a missing task before any checkpoint work
-    settings = wandb_settings(config)
-    if settings["mode"] == "offline":
+    tasks = load_tasks(config.tasks)  # fail on a missing task before any checkpoint work
+    tracking = TrackingSettings.from_config(config)
+    if tracking.mode == "offline":
         why = "no WANDB_API_KEY" if config.wandb.mode == "auto" else "mode is offline"
-        where = f"{settings['dir']}/wandb"
+        where = f"{tracking.dir}/wandb"
         notify(f"W&B: {why}, logging offline under {where} (upload later with `eval-orchestrator sync`)")
     materialized: list[Materialized] = []
     try:
@@ -180,10 +167,30 @@ def run(
             item = resolve(ref_text, config.store, progress, notify, registries)
             notify(f"resolved {ref_text} -> {item.resolved.version} ({item.resolved.digest[:12]}, {_where(item)})")
             materialized.append(item)
-        return _evaluate(config, materialized, settings, model_args_override, notify)
+        plan = build_plan(config, materialized, tasks, tracking, model_args_override)
+        return execute(plan, notify)
     finally:
         for item in release(materialized, config.store):
             notify(f"removed {item.resolved.collection}:{item.resolved.version} from the store (cache_skip)")
+
+
+def execute(plan: Plan, notify: Notify = lambda _: None) -> RunReport:
+    """Run a Plan whose checkpoints are materialised: one eval_set per version, tracked."""
+    from eval_orchestrator.launch import run_version
+    from eval_orchestrator.tracking.hook import tracker
+
+    report = RunReport(plan, [])
+    for version in plan.versions:
+        result = run_version(plan, version)
+        report.outcomes.extend(_outcomes(version.jobs, result.logs))
+        tracked = tracker().collect(str(version.log_dir))
+        report.records.extend(tracked.records)
+        report.tracker_errors.extend(tracked.errors)
+    for record in report.records:
+        if record.fallback or record.upload_pending:
+            why = record.fallback or "W&B did not take the run's data before the finish timeout"
+            notify(f"run {record.run_id}: {why}; kept on disk, upload it with `eval-orchestrator sync`")
+    return report
 
 
 def _where(item: Materialized) -> str:
@@ -191,33 +198,3 @@ def _where(item: Materialized) -> str:
         return f"used in place at {item.path}"
     copied = f"copied {item.bytes_copied} bytes" if item.bytes_copied else "already in the store"
     return copied + (", not kept after this run" if item.lease else "")
-
-
-def _evaluate(
-    config: RunConfig,
-    materialized: list[Materialized],
-    settings: dict[str, Any],
-    model_args_override: dict[str, Any] | None,
-    notify: Notify,
-) -> RunReport:
-    from eval_orchestrator.launch import run_version
-    from eval_orchestrator.tracking import tracker
-
-    hook = tracker()
-    errors_before = len(hook.errors)
-    published_before = len(hook.published)
-    outcomes: list[JobOutcome] = []
-    log_dirs: list[Path] = []
-    seen: set[str] = set()
-    for item in materialized:
-        if item.resolved.digest in seen:
-            continue  # two refs (e.g. :latest and :v1) naming one version run once
-        seen.add(item.resolved.digest)
-        result = run_version(config, item, settings, model_args_override)
-        log_dirs.append(result.log_dir)
-        outcomes.extend(_outcomes(result.jobs, result.logs))
-    for record in hook.published[published_before:]:
-        if record.get("fallback") or record.get("upload_pending"):
-            why = record.get("fallback") or "W&B did not take the run's data before the finish timeout"
-            notify(f"run {record['run_id']}: {why}; kept on disk, upload it with `eval-orchestrator sync`")
-    return RunReport(outcomes, settings, log_dirs, hook.errors[errors_before:])

@@ -1,64 +1,118 @@
-"""Jobs: one per (checkpoint version x task x task args), with a stable key and the W&B group fields."""
+"""The Plan: a run config expanded once into checkpoint versions x jobs, before anything runs.
+
+Each planned version knows its eval_set log dir, the Inspect model spec and args (templated over
+the checkpoint), and its jobs with their stable keys and W&B group fields. Launch, tracking and
+the report read the plan; nothing goes back to the config to rebuild a part of it.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-METADATA_KEY = "eval_orchestrator"
-
-
-def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+from eval_orchestrator.config import InspectOptions, RunConfig, TaskConfig
+from eval_orchestrator.job import Job, TrackingSettings
+from eval_orchestrator.store.checkpoint_store import Materialized
+from eval_orchestrator.task_loader import LoadedTask
 
 
 @dataclass(frozen=True)
-class Job:
-    """Everything the tracking hook needs to know about one eval, carried in Inspect metadata."""
+class PlannedVersion:
+    """One checkpoint version: one eval_set over all the plan's tasks."""
 
-    collection: str
-    version: str
-    digest: str
-    ref: str  # the reference pinned to the version, e.g. local-registry/tiny:v1
-    requested_ref: str  # as the user wrote it, e.g. local-registry/tiny:latest
-    aliases: list[str]
-    task_spec: str
-    task_name: str
-    task_args: dict[str, Any] = field(default_factory=dict)
-    language: str | None = None
-    fewshot: int | None = None
-    num_samples: int | None = None
-    registry_metadata: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Materialized
+    log_dir: Path
+    model: str
+    model_args: Mapping[str, Any]
+    jobs: tuple[Job, ...]  # one per loaded task, in the order the tasks load
 
-    @property
-    def key(self) -> str:
-        """Stable across re-runs of the same plan: the checkpoint version, task and args."""
-        ident = canonical_json([self.collection, self.version, self.digest, self.task_name, self.task_args])
-        return hashlib.sha256(ident.encode()).hexdigest()[:16]
+
+@dataclass(frozen=True)
+class Plan:
+    versions: tuple[PlannedVersion, ...]
+    tasks: tuple[TaskConfig, ...]
+    tracking: TrackingSettings
+    inspect: InspectOptions
+    generate: Mapping[str, Any]  # Inspect GenerateConfig fields
+    hooks: tuple[str, ...]  # extra Inspect hooks that must be installed
 
     @property
-    def group(self) -> str:
-        return f"{self.collection}:{self.version}"
-
-    @property
-    def args_suffix(self) -> str:
-        """Short hash of the task args, to keep jobs of one task with other args apart."""
-        if not self.task_args:
-            return ""
-        return hashlib.sha256(canonical_json(self.task_args).encode()).hexdigest()[:8]
-
-    def to_metadata(self) -> dict[str, Any]:
-        return {**asdict(self), "key": self.key}
-
-    @classmethod
-    def from_metadata(cls, data: dict[str, Any]) -> Job:
-        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**fields)
+    def jobs(self) -> list[Job]:
+        return [job for version in self.versions for job in version.jobs]
 
 
-def grouping_label(explicit: Any, args: dict[str, Any], *names: str) -> Any:
+def build_plan(
+    config: RunConfig,
+    checkpoints: list[Materialized],
+    tasks: list[LoadedTask],
+    tracking: TrackingSettings,
+    model_args_override: Mapping[str, Any] | None = None,
+) -> Plan:
+    """Expand ``config`` over the resolved ``checkpoints`` and loaded ``tasks``.
+
+    Two refs naming one version (``:latest`` and ``:v1``) plan it once.
+    """
+    versions: list[PlannedVersion] = []
+    seen: set[str] = set()
+    for item in checkpoints:
+        if item.resolved.digest in seen:
+            continue
+        seen.add(item.resolved.digest)
+        name, args = model_spec(config, item)
+        versions.append(
+            PlannedVersion(
+                checkpoint=item,
+                log_dir=version_log_dir(config, item),
+                model=name,
+                model_args={**args, **(model_args_override or {})},
+                jobs=tuple(make_job(item, loaded) for loaded in tasks),
+            )
+        )
+    return Plan(
+        versions=tuple(versions),
+        tasks=tuple(config.tasks),
+        tracking=tracking,
+        inspect=config.inspect,
+        generate=dict(config.model.generate),
+        hooks=tuple(config.hooks),
+    )
+
+
+def _template(value: Any, fields: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        for key, text in fields.items():
+            value = value.replace("{" + key + "}", text)
+        return value
+    if isinstance(value, dict):
+        return {k: _template(v, fields) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_template(v, fields) for v in value]
+    return value
+
+
+def model_spec(config: RunConfig, materialized: Materialized) -> tuple[str, dict[str, Any]]:
+    """The Inspect model name and args for a checkpoint: templates over {path}, {collection}, ..."""
+    resolved = materialized.resolved
+    fields = {
+        "path": str(materialized.path),
+        "collection": resolved.collection,
+        "version": resolved.version,
+        "digest": resolved.digest,
+    }
+    name: str = _template(config.model.name, fields)
+    args: dict[str, Any] = _template(config.model.args, fields)
+    return name, args
+
+
+def version_log_dir(config: RunConfig, materialized: Materialized) -> Path:
+    resolved = materialized.resolved
+    # The digest keeps two registries' "tiny:v1" apart; no ':' in the path (vllm splits on it).
+    return Path(config.inspect.log_dir).resolve() / resolved.collection / f"{resolved.version}-{resolved.digest[:12]}"
+
+
+def grouping_label(explicit: Any, args: Mapping[str, Any], *names: str) -> Any:
     """An explicit grouping value, else the first task arg of that meaning."""
     if explicit is not None:
         return explicit
@@ -66,3 +120,32 @@ def grouping_label(explicit: Any, args: dict[str, Any], *names: str) -> Any:
         if name in args:
             return args[name]
     return None
+
+
+def _as_int(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and not isinstance(value, bool) else None
+    except (TypeError, ValueError):
+        return None  # a grouping label only: a fewshot arg that is not a number groups nothing
+
+
+def make_job(materialized: Materialized, loaded: LoadedTask) -> Job:
+    resolved = materialized.resolved
+    task_config = loaded.config
+    args = dict(task_config.args)
+    language = grouping_label(task_config.language, args, "language", "lang")
+    return Job(
+        collection=resolved.collection,
+        version=resolved.version,
+        digest=resolved.digest,
+        ref=str(resolved.version_ref),
+        requested_ref=str(resolved.ref),
+        aliases=tuple(resolved.aliases),
+        task_spec=task_config.spec,
+        task_name=loaded.name,
+        task_args=args,
+        language=None if language is None else str(language),
+        fewshot=_as_int(grouping_label(task_config.fewshot, args, "fewshot", "num_fewshot")),
+        num_samples=task_config.num_samples,
+        registry_metadata=dict(resolved.metadata),
+    )

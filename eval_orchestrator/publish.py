@@ -1,24 +1,20 @@
-"""Results artifacts and lineage: what each job leaves behind in W&B and on disk.
+"""Results artifacts: what each successful job leaves in W&B (and its summary.json on disk).
 
-Lineage (model version -> eval run -> results) cannot be written to W&B offline
-(``use_artifact`` raises there), so every job appends a record to a JSONL spool beside the
-W&B run files; a later sync can replay it. Online runs record it too: the spool is the
-one place that lists every job's lineage, whatever the mode.
+Named per checkpoint collection, task and task args (never a bare 'results'), aliased with the
+checkpoint version they measured. The lineage spool for ``sync`` is ``spool.py``'s.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eval_orchestrator.jsonl import append_jsonl, read_jsonl
-from eval_orchestrator.plan import Job
+from eval_orchestrator.job import Job
+from eval_orchestrator.spool import JobSummary, ResultsFiles
 
 RESULTS_TYPE = "eval-results"
-LINEAGE_FILE = "lineage.jsonl"
 
 
 def _slug(text: str) -> str:
@@ -43,15 +39,15 @@ def results_artifact_ref(job: Job) -> str:
     return f"{results_artifact_name(job)}:{checkpoint_alias(job)}"
 
 
-def write_summary(job: Job, out_dir: Path, summary: dict[str, Any]) -> Path:
+def write_summary(job: Job, out_dir: Path, summary: JobSummary) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / "summary.json"
-    payload = {"job": job.to_metadata(), **summary}
+    payload = {"job": job.model_dump(mode="json"), **summary.model_dump(mode="json")}
     path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str))
     return path
 
 
-def log_results_artifact(run: Any, job: Job, results: dict[str, Any], link_to: str | None = None) -> str:
+def log_results_artifact(run: Any, job: Job, results: ResultsFiles, link_to: str | None = None) -> str:
     """Log the job's results artifact on ``run`` (and link it into ``link_to``); returns 'name:alias'.
 
     ``results`` is what the tracker gathers, and spools for `sync` when W&B is away: paths of the
@@ -68,14 +64,14 @@ def log_results_artifact(run: Any, job: Job, results: dict[str, Any], link_to: s
             "checkpoint_ref": job.ref,
             "checkpoint_digest": job.digest,
             "job_key": job.key,
-            **results["metrics"],
-            **({"hf_results_url": results["hub_url"]} if results.get("hub_url") else {}),
+            **results.metrics,
+            **({"hf_results_url": results.hub_url} if results.hub_url else {}),
         },
     )
-    log_file, usage_file = Path(results["log"]), Path(results["usage"])
+    log_file, usage_file = Path(results.log), Path(results.usage)
     if log_file.is_file():
         artifact.add_file(str(log_file), name=f"logs/{log_file.name}")
-    artifact.add_file(results["summary"], name="summary.json")
+    artifact.add_file(results.summary, name="summary.json")
     if usage_file.is_file():
         artifact.add_file(str(usage_file), name="usage.jsonl")
     alias = checkpoint_alias(job)
@@ -83,19 +79,3 @@ def log_results_artifact(run: Any, job: Job, results: dict[str, Any], link_to: s
     if link_to and run.settings.mode == "online":
         run.link_artifact(logged, link_to, aliases=[alias])
     return results_artifact_ref(job)
-
-
-def lineage_spool(wandb_dir: str | Path) -> Path:
-    """Where lineage records wait for a sync: beside W&B's own run folders."""
-    return Path(wandb_dir) / "wandb" / "eval-orchestrator"
-
-
-def record_lineage(spool_dir: Path, record: dict[str, Any]) -> Path:
-    spool_dir.mkdir(parents=True, exist_ok=True)
-    path = spool_dir / LINEAGE_FILE
-    append_jsonl(path, {**record, "recorded_at": datetime.now(UTC).isoformat(timespec="seconds")})
-    return path
-
-
-def read_lineage(spool_dir: Path) -> list[dict[str, Any]]:
-    return read_jsonl(spool_dir / LINEAGE_FILE)

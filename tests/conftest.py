@@ -89,6 +89,19 @@ def wandb_server(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-de
     assert not unknown, f"the SDK sent operations the test server does not speak: {unknown}"
 
 
+@pytest.fixture
+def unreachable_wandb(monkeypatch: pytest.MonkeyPatch) -> str:
+    """WANDB_BASE_URL at a loopback port nothing listens on (and a well-formed key): W&B is down."""
+    from tests.wandb_server import Server
+
+    server = Server()  # bound, then closed
+    url = server.url
+    server.stop()
+    monkeypatch.setenv("WANDB_BASE_URL", url)
+    monkeypatch.setenv("WANDB_API_KEY", "e0" * 20)
+    return url
+
+
 @pytest.fixture(scope="session")
 def moto_s3():  # type: ignore[no-untyped-def]
     from tests.s3_server import MotoS3

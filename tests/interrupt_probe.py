@@ -6,7 +6,9 @@ stopped at the awkward moments a real SIGTERM or preemption can hit. The moments
 - sigterm-inside-import: SIGTERM while torch's `__init__` is still importing its submodules.
 - sigterm-inside-del: SIGTERM while a finalizer (`__del__`) runs.
 - preempt-inside-import: a Determined preemption while torch's `__init__` is importing.
-Each import probe reports on stderr whether torch ended up fully imported."""
+Each import probe reports on stderr whether torch ended up fully imported.
+- raise NAME: raises eval_orchestrator.errors.NAME, to check the group's exit code for each class
+  (GateFailed has no command of its own yet)."""
 
 from __future__ import annotations
 
@@ -51,6 +53,14 @@ def _import_torch_then_wait(action: Callable[[], None]) -> None:
     finally:
         torch_module = sys.modules.get("torch")
         click.echo(f"torch fully imported: {hasattr(torch_module, 'nn')}", err=True)
+
+
+@cli.main.command("raise")
+@click.argument("name")
+def raise_error(name: str) -> None:
+    from eval_orchestrator import errors
+
+    raise getattr(errors, name)(f"{name} raised by the probe")
 
 
 @cli.main.command("interrupted-in-exec")

@@ -19,8 +19,9 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
-    assert result.returncode == 2, result.stderr
+def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str, code: int = 2) -> None:
+    """One `error:` line on stderr naming ``fragment``, no traceback, and the taxonomy's exit ``code``."""
+    assert result.returncode == code, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from eval_orchestrator import orchestrate
 from eval_orchestrator.config import build_config
-from eval_orchestrator.tracking import run_id
+from eval_orchestrator.tracking.rows import run_id
 from tests.test_run_mockllm import CAPITALS_SPEC, expected_accuracy, mock_outputs
 from tests.wandb_server import Server
 
@@ -36,7 +36,7 @@ def test_lineage_results_and_registry_links_of_a_two_task_plan(wandb_server: Ser
     config = _config(isolated_env, link_results="wandb-registry-evals/capitals-results")
     report = orchestrate.run(config, model_args_override={"custom_outputs": mock_outputs})
     assert report.ok, (report.failed, report.tracker_errors)
-    assert report.wandb["mode"] == "online"
+    assert report.tracking.mode == "online"
 
     for outcome in report.outcomes:
         rid = run_id(outcome.job.key)

@@ -3,10 +3,10 @@ from pathlib import Path
 
 import pytest
 
+from eval_orchestrator.checkpoint import file_digest
 from eval_orchestrator.errors import RegistryError, UserError
 from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.registry.local import LocalRegistry
-from eval_orchestrator.store.manifest import file_digest
 
 
 def test_versions_are_immutable_and_latest_moves(tmp_path: Path, checkpoint_dir: Path) -> None:

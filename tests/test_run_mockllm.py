@@ -14,8 +14,8 @@ from inspect_ai.model import ModelOutput, ModelUsage
 from eval_orchestrator import orchestrate
 from eval_orchestrator.audit import USAGE_FILE, job_dir
 from eval_orchestrator.config import build_config
+from eval_orchestrator.job import METADATA_KEY
 from eval_orchestrator.jsonl import read_jsonl
-from eval_orchestrator.plan import METADATA_KEY
 from eval_orchestrator.registry.local import LocalRegistry
 from eval_orchestrator.tasks import capitals as capitals_module
 from eval_orchestrator.tasks.capitals import CAPITALS
@@ -72,7 +72,7 @@ def test_run_tracks_groups_publishes_and_resumes(isolated_env: Path, two_version
     report = orchestrate.run(config, notify=notes.append, model_args_override={"custom_outputs": mock_outputs})
 
     assert report.ok, (report.failed, report.tracker_errors)
-    assert report.wandb["mode"] == "offline"
+    assert report.tracking.mode == "offline"
     assert len(report.outcomes) == 4
     by_job = {(o.job.version, o.job.task_args["count"]): o for o in report.outcomes}
     assert by_job[("v0", 6)].metrics["includes/accuracy"] == pytest.approx(expected_accuracy(6))

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from eval_orchestrator import orchestrate
-from eval_orchestrator.errors import StoreError, UserError
+from eval_orchestrator.errors import UserError, VerificationFailed
 from tests.s3_server import FaultProxy
 from tests.test_cli import assert_one_line_error, cli
 from tests.trees import read_tree
@@ -116,7 +116,7 @@ def test_overwritten_object_is_refused_naming_what_changed(s3: FaultProxy, isola
     seed(s3)
     register()
     s3.client.put_object(Bucket=BUCKET, Key="run1/shards/a.bin", Body=b"retrained")  # type: ignore[attr-defined]
-    with pytest.raises(StoreError) as info:
+    with pytest.raises(VerificationFailed) as info:
         orchestrate.resolve("local-registry/llm:latest")
     message = str(info.value)
     assert "s3://ckpt-bucket/run1/shards/a.bin (file 'shards/a.bin' of llm:v0) was overwritten" in message
@@ -128,7 +128,9 @@ def test_deleted_object_is_refused(s3: FaultProxy) -> None:
     seed(s3)
     register()
     s3.client.delete_object(Bucket=BUCKET, Key="run1/tokenizer.json")  # type: ignore[attr-defined]
-    with pytest.raises(StoreError, match=r"run1/tokenizer.json \(file 'tokenizer.json' of llm:v0\) no longer exists"):
+    with pytest.raises(
+        VerificationFailed, match=r"run1/tokenizer.json \(file 'tokenizer.json' of llm:v0\) no longer exists"
+    ):
         orchestrate.resolve("local-registry/llm:latest")
 
 
@@ -138,7 +140,7 @@ def test_bytes_corrupted_in_transit_are_refused(s3: FaultProxy, isolated_env: Pa
     seed(s3)
     register()
     s3.faults.corrupt_first, s3.faults.corrupt_match = 1, key
-    with pytest.raises(StoreError, match=rf"'{key}' of llm:v0 does not match its manifest digest"):
+    with pytest.raises(VerificationFailed, match=rf"'{key}' of llm:v0 does not match its manifest digest"):
         orchestrate.resolve("local-registry/llm:latest")
     assert not list((isolated_env / "store/checkpoints/llm").iterdir())
 
@@ -307,7 +309,7 @@ def test_wandb_reference_artifact_to_s3_resolves_through_our_engine(
 
 
 def test_endpoint_variables_precedence_and_scheme() -> None:
-    from eval_orchestrator.store.s3 import endpoint_url
+    from eval_orchestrator.s3_objects import endpoint_url
 
     assert endpoint_url({}) is None  # AWS itself
     generic = {"AWS_ENDPOINT_URL": "http://generic:1"}
@@ -343,5 +345,7 @@ def test_unreachable_endpoint_is_a_one_line_error(s3: FaultProxy, monkeypatch: p
     s3.stop()  # connections refused from now on
     monkeypatch.setenv("EVAL_ORCHESTRATOR_DOWNLOAD_RETRIES", "2")
     assert_one_line_error(
-        cli("resolve", "local-registry/llm:latest"), "after 2 attempts: Could not connect to the endpoint URL"
+        cli("resolve", "local-registry/llm:latest"),
+        "after 2 attempts: Could not connect to the endpoint URL",
+        code=75,  # retries ran out: retry later
     )

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import pytest
 
-from eval_orchestrator.errors import StoreError
+from eval_orchestrator.checkpoint import manifest_of_dir
+from eval_orchestrator.errors import StoreError, VerificationFailed
 from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.registry.local import LocalRegistry
 from eval_orchestrator.store.checkpoint_store import CheckpointStore
-from eval_orchestrator.store.manifest import manifest_of_dir
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_corrupted_source_is_refused_and_nothing_stays(tmp_path: Path, registry:
     data[1000] ^= 0xFF  # same size, different bytes
     weights.write_bytes(bytes(data))
     store = CheckpointStore(tmp_path / "store")
-    with pytest.raises(StoreError, match=r"'weights.bin' of tiny:v0 does not match its manifest digest"):
+    with pytest.raises(VerificationFailed, match=r"'weights.bin' of tiny:v0 does not match its manifest digest"):
         fetch(registry, store)
     assert not any((tmp_path / "store/checkpoints/tiny").iterdir())
 
@@ -52,7 +52,7 @@ def test_corrupted_source_is_refused_and_nothing_stays(tmp_path: Path, registry:
 def test_truncated_source_is_refused(tmp_path: Path, registry: LocalRegistry) -> None:
     weights = tmp_path / "reg/tiny/versions/v0/files/weights.bin"
     weights.write_bytes(weights.read_bytes()[:100])
-    with pytest.raises(StoreError, match=r"has 100 bytes, the manifest says 300000"):
+    with pytest.raises(VerificationFailed, match=r"has 100 bytes, the manifest says 300000"):
         fetch(registry, CheckpointStore(tmp_path / "store"))
 
 
@@ -97,10 +97,10 @@ def test_concurrent_fetches_copy_once(tmp_path: Path, registry: LocalRegistry) -
 def test_path_traversal_in_manifest_is_refused(tmp_path: Path, registry: LocalRegistry) -> None:
     from dataclasses import replace
 
-    from eval_orchestrator.store.manifest import Manifest, ManifestEntry
+    from eval_orchestrator.checkpoint import Manifest, ManifestEntry
 
     resolved = registry.resolve(parse_ref("local-registry/tiny:v0"))
     evil = replace(resolved, manifest=Manifest.of([ManifestEntry("../escape.txt", "x", 1)]))
-    with pytest.raises(StoreError, match="unsafe path"):
+    with pytest.raises(VerificationFailed, match="unsafe path"):
         CheckpointStore(tmp_path / "store").fetch(evil, registry.source(resolved))
     assert not (tmp_path / "store/checkpoints/escape.txt").exists()

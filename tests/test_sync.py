@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from eval_orchestrator.jsonl import read_jsonl
-from eval_orchestrator.tracking import run_id
+from eval_orchestrator.tracking.rows import run_id
 from tests.test_online_tracking import FILES
 from tests.wandb_server import Server
 
@@ -192,7 +192,7 @@ def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
     assert len(solved.read_text().splitlines()) == count
 
     early = _sync()  # W&B still down: says so in one line, sends and marks nothing
-    assert early.returncode == 1 and "W&B is unreachable" in early.stderr and "Traceback" not in early.stderr
+    assert early.returncode == 75 and "W&B is unreachable" in early.stderr and "Traceback" not in early.stderr
     assert not (isolated_env / "wb" / "wandb" / "eval-orchestrator" / "synced.jsonl").exists()
 
     if outage == "refused":
@@ -243,7 +243,7 @@ def test_history_uploads_given_up_during_a_blip_are_completed_by_sync(
 
     state.faults.history_refusals = 5  # still refused: sync says so, and marks nothing done
     early = _sync()
-    assert early.returncode == 1 and "W&B took 0 of the run's" in early.stdout + early.stderr, early.stderr
+    assert early.returncode == 75 and "W&B took 0 of the run's" in early.stdout + early.stderr, early.stderr
     assert not _streamed(wandb_server, rid, "wandb-history.jsonl")
 
     [record] = read_jsonl(isolated_env / "wb" / "wandb" / "eval-orchestrator" / "lineage.jsonl")

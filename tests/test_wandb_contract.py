@@ -110,7 +110,7 @@ def test_history_row_count_of_a_finished_run(backend: Backend) -> None:
     # The check behind "W&B holds N of the run's M history rows": the query must be one W&B answers.
     import wandb
 
-    from eval_orchestrator.registry.wandb_registry import history_rows, history_short_of
+    from eval_orchestrator.wandb_api import history_rows, history_short_of
 
     settings = wandb.Settings(
         silent=True, console="off", x_disable_stats=True, x_disable_meta=True, base_url=os.environ["WANDB_BASE_URL"]

@@ -11,7 +11,7 @@ import pytest
 
 from eval_orchestrator import orchestrate
 from eval_orchestrator.config import build_store_config
-from eval_orchestrator.errors import RegistryError, StoreError
+from eval_orchestrator.errors import RegistryError, Unavailable, VerificationFailed
 from tests.trees import read_tree
 from tests.wandb_server import ORG_ENTITY, VIEWER, Server
 
@@ -77,7 +77,7 @@ def test_team_project_reference_and_alias_move(wandb_server: Server, isolated_en
 def test_bad_bytes_are_refused_and_nothing_is_left(wandb_server: Server, fault: str, isolated_env: Path) -> None:
     wandb_server.state.add_version("team", "proj", "tiny", FILES)
     getattr(wandb_server.state.faults, fault).add("weights.bin")
-    with pytest.raises(StoreError, match=r"'weights.bin' of tiny:v0"):
+    with pytest.raises(VerificationFailed, match=r"'weights.bin' of tiny:v0"):
         orchestrate.resolve("team/proj/tiny:latest")
     store = isolated_env / "store" / "checkpoints" / "tiny"
     assert [p.name for p in store.iterdir()] == []  # no partial dir, no entry
@@ -99,13 +99,8 @@ def test_bad_api_key(wandb_server: Server, monkeypatch: pytest.MonkeyPatch) -> N
         orchestrate.resolve("team/proj/tiny:latest")
 
 
-def test_unreachable_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
-    server = Server()  # bound, then closed: nothing listens on its port
-    url = server.url
-    server.stop()
-    monkeypatch.setenv("WANDB_BASE_URL", url)
-    monkeypatch.setenv("WANDB_API_KEY", "e0" * 20)
-    with pytest.raises(RegistryError, match=f"cannot reach W&B at {url}"):
+def test_unreachable_base_url(unreachable_wandb: str) -> None:
+    with pytest.raises(Unavailable, match=f"cannot reach W&B at {unreachable_wandb}"):
         orchestrate.resolve("team/proj/tiny:latest")
 
 

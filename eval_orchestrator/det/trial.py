@@ -15,12 +15,15 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eval_orchestrator import interrupts
 from eval_orchestrator.config import RunConfig
 from eval_orchestrator.det.hparams import config_from_hparams, plain_hparams
 from eval_orchestrator.errors import ConfigError
+
+if TYPE_CHECKING:
+    from eval_orchestrator.orchestrate import RunReport
 
 Notify = Callable[[str], None]
 
@@ -30,7 +33,7 @@ class TrialOutcome:
     config: RunConfig
     preempted: bool = False
     reported: list[dict[str, Any]] = field(default_factory=list)  # the validation metrics sent
-    report: Any = None  # orchestrate.RunReport when the eval finished
+    report: RunReport | None = None  # when the eval finished
 
 
 def experiment_hparams(experiment_config: str | Path) -> dict[str, Any]:
@@ -113,6 +116,7 @@ def run_trial(
         outcome.preempted = True
         notify("preempted: in-flight samples were cancelled and the logs kept; the resumed trial continues")
         return outcome
+    assert outcome.report is not None  # not preempted: the eval ran to its end
     for step, job in enumerate(outcome.report.outcomes, start=1):
         metrics: dict[str, Any] = dict(job.metrics)
         if job.headline is not None:

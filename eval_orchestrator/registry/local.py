@@ -22,10 +22,9 @@ from typing import Any
 
 from filelock import FileLock
 
+from eval_orchestrator.checkpoint import HASH_CHUNK, Manifest, ManifestEntry, ResolvedCheckpoint, manifest_of_dir
 from eval_orchestrator.errors import RegistryError, UserError
 from eval_orchestrator.refs import ALIAS_PATTERN, DEFAULT_ALIAS, NAME_PATTERN, VERSION_PATTERN, CheckpointRef
-from eval_orchestrator.registry.base import ResolvedCheckpoint
-from eval_orchestrator.store.manifest import HASH_CHUNK, Manifest, ManifestEntry, manifest_of_dir
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,7 @@ class LocalRegistry:
         version: the manifest pins each object's ETag and versionID; the bytes stay in S3).
         """
         if str(source).startswith("s3://"):
-            from eval_orchestrator.store.s3 import list_reference
+            from eval_orchestrator.s3_objects import list_reference
 
             uri = str(source)
             self._check_new_version(collection, aliases)

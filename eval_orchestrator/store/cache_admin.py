@@ -15,9 +15,9 @@ from pathlib import Path
 
 from filelock import Timeout
 
+from eval_orchestrator.checkpoint import Manifest, ResolvedCheckpoint
 from eval_orchestrator.errors import StoreError, UserError
 from eval_orchestrator.refs import parse_ref
-from eval_orchestrator.registry.base import ResolvedCheckpoint
 from eval_orchestrator.store.checkpoint_store import (
     EPHEMERAL,
     FILES,
@@ -28,7 +28,6 @@ from eval_orchestrator.store.checkpoint_store import (
     live_leases,
 )
 from eval_orchestrator.store.journal import JOURNAL
-from eval_orchestrator.store.manifest import Manifest
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 

@@ -37,12 +37,11 @@ from typing import Any
 from filelock import FileLock
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from eval_orchestrator.errors import StoreError, VerificationFailed
-from eval_orchestrator.registry.base import FileSource, ResolvedCheckpoint
+from eval_orchestrator.checkpoint import FileSource, ManifestEntry, ResolvedCheckpoint
+from eval_orchestrator.errors import StoreError, Unavailable, VerificationFailed
 from eval_orchestrator.store.checks import Check, digest_on_disk
 from eval_orchestrator.store.download import Downloader, safe_relative
 from eval_orchestrator.store.journal import JOURNAL, Journal
-from eval_orchestrator.store.manifest import ManifestEntry
 from eval_orchestrator.store.s3 import S3Source
 from eval_orchestrator.store.sources import FilePlan, RangedSource, WholeFileSource
 
@@ -250,7 +249,7 @@ class CheckpointStore:
             except Exception as exc:
                 if not ranged.is_transient(exc):
                     raise
-                raise StoreError(
+                raise Unavailable(
                     f"cannot read {entry.ref or entry.path} (file {entry.path!r} of {label}) after "
                     f"{self.retries} attempts: {exc}; check the endpoint and the network"
                 ) from None

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from eval_orchestrator.store.manifest import HASH_CHUNK
+from eval_orchestrator.checkpoint import HASH_CHUNK
 
 CheckKind = Literal["md5", "etag", "multipart", "size"]
 

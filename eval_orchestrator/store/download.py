@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from eval_orchestrator.errors import StoreError, VerificationFailed
+from eval_orchestrator.errors import OrchestratorError, StoreError, Unavailable, VerificationFailed
 from eval_orchestrator.store.checks import Check, md5_of_range
 from eval_orchestrator.store.journal import Journal
 from eval_orchestrator.store.sources import FilePlan, RangeCorrupted, RangedSource
@@ -183,7 +183,7 @@ class Downloader:
                     self._stream(file, start, end, steps, state, hashers)
         except _ShortRead:
             if plan.resumable:
-                raise StoreError(
+                raise Unavailable(
                     f"downloading {plan.entry.path!r} of {self.label} kept ending early after "
                     f"{self.retries} attempts; the connection to the source is unreliable"
                 ) from None
@@ -191,11 +191,11 @@ class Downloader:
                 f"file {plan.entry.path!r} of {self.label} has {state['pos']} bytes, the manifest says "
                 f"{plan.size}; the source is truncated or changed, refusing it"
             ) from None
-        except StoreError:
+        except OrchestratorError:
             raise
         except Exception as exc:
             if file.source.is_transient(exc):
-                raise StoreError(
+                raise Unavailable(
                     f"downloading {plan.entry.path!r} of {self.label} failed after {self.retries} attempts: {exc}"
                 ) from None
             raise

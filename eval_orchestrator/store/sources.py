@@ -11,9 +11,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from eval_orchestrator.registry.base import FileSource
+from eval_orchestrator.checkpoint import FileSource, ManifestEntry
 from eval_orchestrator.store.checks import Check
-from eval_orchestrator.store.manifest import ManifestEntry
 
 
 class RangeCorrupted(Exception):

@@ -69,9 +69,10 @@ def determined_run(experiment_config: str | None, config_file: str | None, as_js
     else:
         for row in outcome.reported:
             click.echo("validation metrics: " + ", ".join(f"{k}={v:.4g}" for k, v in row.items()))
-    if not outcome.report.ok:
-        failed = [f"{o.job.group}/{o.job.task_name} ({o.status})" for o in outcome.report.failed]
-        raise EvalFailed(f"{len(failed) + len(outcome.report.tracker_errors)} problem(s): " + "; ".join(failed))
+    report = outcome.report
+    if report is not None and not report.ok:
+        failed = [f"{o.job.label} ({o.status})" for o in report.failed]
+        raise EvalFailed(f"{len(failed) + len(report.tracker_errors)} problem(s): " + "; ".join(failed))
 
 
 @determined.command("export")

@@ -1,7 +1,9 @@
-"""W&B-format artifact manifests: entries (path, base64 MD5 digest, size) and the manifest digest.
+"""What a checkpoint version is, for every part that handles one: neutral ground that both
+``registry/`` (which resolves versions) and ``store/`` (which materialises them) import.
 
-The digest formula is W&B's own (``ArtifactManifestV1.digest``), so a checkpoint keeps its
-identity when it moves between the local registry and W&B; a test checks it against the SDK.
+Manifests are W&B's format: entries (path, base64 MD5 digest, size) and the manifest digest. The
+digest formula is W&B's own (``ArtifactManifestV1.digest``), so a checkpoint keeps its identity
+when it moves between the local registry and W&B; a test checks it against the SDK.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
+
+from eval_orchestrator.refs import CheckpointRef
 
 HASH_CHUNK = 8 * 1024 * 1024
 
@@ -96,3 +100,37 @@ def manifest_of_dir(root: Path) -> Manifest:
         digest, size = file_digest(file)
         entries.append(ManifestEntry(file.relative_to(root).as_posix(), digest, size))
     return Manifest.of(entries)
+
+
+@dataclass(frozen=True)
+class ResolvedCheckpoint:
+    """One immutable checkpoint version: what an alias pointed at when it was resolved."""
+
+    ref: CheckpointRef  # as the user wrote it (may name an alias)
+    version: str  # "vN"
+    manifest: Manifest
+    aliases: tuple[str, ...] = ()
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    description: str | None = None
+    created_at: str | None = None
+    # Set when the files are already verified where they lie (a '-local' artifact): no copy.
+    in_place: str | None = None
+
+    @property
+    def collection(self) -> str:
+        return self.ref.collection
+
+    @property
+    def digest(self) -> str:
+        return self.manifest.digest
+
+    @property
+    def version_ref(self) -> CheckpointRef:
+        """The reference pinned to this exact version."""
+        return self.ref.with_alias(self.version)
+
+
+class FileSource(Protocol):
+    """Where a registry's bytes come from; the store hashes and places them."""
+
+    def iter_bytes(self, entry: ManifestEntry) -> Iterator[bytes]: ...

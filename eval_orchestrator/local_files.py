@@ -6,8 +6,8 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from eval_orchestrator.checkpoint import ManifestEntry, file_digest
 from eval_orchestrator.errors import StoreError
-from eval_orchestrator.store.manifest import ManifestEntry, file_digest
 
 READ_CHUNK = 1024 * 1024
 

@@ -1,0 +1,50 @@
+"""The `eval-orchestrator` command line: parse, call the core, map errors to exit codes.
+
+One module per command group; heavy libraries (inspect_ai, wandb, pydantic) are imported inside
+commands, so `--help` is fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from eval_orchestrator import __version__
+from eval_orchestrator.cli.cache import cache
+from eval_orchestrator.cli.common import ErrorsAsExitCodes
+from eval_orchestrator.cli.determined import determined
+from eval_orchestrator.cli.registry import registry
+from eval_orchestrator.cli.run import resolve, run
+from eval_orchestrator.cli.sync import sync_command
+
+
+@click.group(cls=ErrorsAsExitCodes)
+@click.version_option(__version__, prog_name="eval-orchestrator")
+def main() -> None:
+    """Evaluate registered model checkpoints with Inspect AI and track the results in W&B."""
+    from dotenv import find_dotenv, load_dotenv
+
+    # The process environment wins over .env (override=False): one precedence order.
+    load_dotenv(find_dotenv(usecwd=True), override=False)
+    # A parent process's wandb service (WANDB_SERVICE is inherited) would outlive us if we are
+    # killed, keeping our runs "in use" so a resumed plan could not continue them: use our own.
+    os.environ.pop("WANDB_SERVICE", None)
+
+
+for command in (run, resolve, registry, cache, sync_command, determined):
+    main.add_command(command)
+
+
+@main.group()
+def config() -> None:
+    """Run config helpers."""
+
+
+@config.command("schema")
+def config_schema() -> None:
+    """Print the JSON Schema of the run config."""
+    from eval_orchestrator.config import json_schema
+
+    click.echo(json.dumps(json_schema(), indent=2))

@@ -1,0 +1,7 @@
+"""`python -m eval_orchestrator.cli`: the same entry point as the `eval-orchestrator` script."""
+
+import sys
+
+from eval_orchestrator.cli import main
+
+sys.exit(main())

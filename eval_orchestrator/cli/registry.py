@@ -1,0 +1,99 @@
+"""`eval-orchestrator registry add | alias | push | ls`: the embedded local registry."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import click
+
+from eval_orchestrator.cli.common import kv_pairs
+
+
+@click.group()
+def registry() -> None:
+    """The embedded local registry (local-registry/<collection>:<alias|vN>)."""
+
+
+@registry.command("add")
+@click.argument("source")
+@click.option("--name", "collection", required=True, help="Collection to add a version to.")
+@click.option("--alias", "aliases", multiple=True, help="Alias to point at the new version (repeatable).")
+@click.option("--metadata", "metadata", multiple=True, help="Metadata key=value (repeatable).")
+@click.option("--description", help="Description of this version.")
+def registry_add(
+    source: str, collection: str, aliases: tuple[str, ...], metadata: tuple[str, ...], description: str | None
+) -> None:
+    """Register SOURCE (a directory, or s3://bucket/prefix by reference) as the next version vN of COLLECTION."""
+    from eval_orchestrator.orchestrate import local_registry
+
+    resolved = local_registry().add(source, collection, list(aliases), kv_pairs(metadata, "--metadata"), description)
+    click.echo(
+        f"added local-registry/{collection}:{resolved.version} "
+        f"({len(resolved.manifest.entries)} files, {resolved.manifest.total_bytes} bytes, "
+        f"aliases: {', '.join(resolved.aliases)})"
+    )
+
+
+@registry.command("alias")
+@click.argument("ref")
+@click.argument("alias")
+def registry_alias(ref: str, alias: str) -> None:
+    """Point ALIAS at the version REF names (moving it if it exists)."""
+    from eval_orchestrator.errors import UserError
+    from eval_orchestrator.orchestrate import local_registry
+    from eval_orchestrator.refs import parse_ref
+
+    parsed = parse_ref(ref)
+    if parsed.backend != "local":
+        raise UserError(f"{ref!r} is not a local-registry reference; aliases of W&B artifacts move in W&B")
+    resolved = local_registry().set_alias(parsed, alias)
+    click.echo(f"{alias} -> local-registry/{parsed.collection}:{resolved.version}")
+
+
+@registry.command("push")
+@click.argument("source")
+@click.option("--to", "target", required=True, help="W&B reference to push to, e.g. wandb-registry-model/<collection>.")
+@click.option("--project", help="W&B project of the upload run for registry targets (default: WANDB_PROJECT).")
+def registry_push(source: str, target: str, project: str | None) -> None:
+    """Upload local-registry version SOURCE to W&B, with its metadata and aliases."""
+    from eval_orchestrator.config import build_store_config
+    from eval_orchestrator.job import DEFAULT_PROJECT
+    from eval_orchestrator.orchestrate import local_registry
+    from eval_orchestrator.registry.push import push
+
+    result = push(
+        local_registry(),
+        source,
+        target,
+        build_store_config(),
+        project=project or os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT,
+        entity=os.environ.get("WANDB_ENTITY"),
+    )
+    aliases = ", ".join(result.aliases) or "-"
+    click.echo(f"pushed {result.source} -> {result.target} (digest {result.digest}, aliases: {aliases})")
+
+
+@registry.command("ls")
+@click.argument("collection", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def registry_ls(collection: str | None, as_json: bool) -> None:
+    """List versions, aliases and sizes."""
+    from dataclasses import asdict
+
+    from eval_orchestrator.orchestrate import local_registry
+
+    rows = local_registry().list_versions(collection)
+    if as_json:
+        click.echo(json.dumps([asdict(r) for r in rows], indent=2))
+        return
+    if not rows:
+        click.echo(
+            "the local registry is empty; add a checkpoint with `eval-orchestrator registry add DIR --name NAME`"
+        )
+        return
+    for row in rows:
+        click.echo(
+            f"local-registry/{row.collection}:{row.version}  {row.files} files  {row.bytes} bytes  "
+            f"aliases: {', '.join(row.aliases) or '-'}  {row.created_at}"
+        )

@@ -1,0 +1,165 @@
+"""The contracts that travel with every eval: the job, the resolved tracking settings, and the
+metadata our launch puts on each Inspect task for the hooks to read back.
+
+One definition each, validated wherever they are read (Inspect metadata, a results summary, the
+W&B spool): a renamed field fails in mypy and in the test suite, not days later in ``sync``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
+
+from eval_orchestrator.config import RunConfig
+from eval_orchestrator.errors import SpoolError
+
+METADATA_KEY = "eval_orchestrator"
+DEFAULT_PROJECT = "eval-orchestrator"
+
+WandbRunMode = Literal["online", "offline", "disabled"]
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class FrozenContract(BaseModel):
+    # Frozen and strict about keys: a contract read back with a key it does not know was written
+    # by another version of this package, and says so instead of dropping data.
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Job(FrozenContract):
+    """One eval: a checkpoint version x a task x its args, and the W&B grouping fields."""
+
+    collection: str
+    version: str
+    digest: str
+    ref: str  # the reference pinned to the version, e.g. local-registry/tiny:v1
+    requested_ref: str  # as the user wrote it, e.g. local-registry/tiny:latest
+    aliases: tuple[str, ...] = ()
+    task_spec: str
+    task_name: str
+    task_args: dict[str, Any] = Field(default_factory=dict)  # the user's -T values, as given
+    language: str | None = None
+    fewshot: int | None = None
+    num_samples: int | None = None
+    registry_metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_derived(cls, data: Any) -> Any:
+        # `key` is derived (and serialised for readers of summary.json), never an input.
+        if isinstance(data, dict) and "key" in data:
+            data = {k: v for k, v in data.items() if k != "key"}
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def key(self) -> str:
+        """Stable across re-runs of the same plan: the checkpoint version, task and args."""
+        ident = canonical_json([self.collection, self.version, self.digest, self.task_name, self.task_args])
+        return hashlib.sha256(ident.encode()).hexdigest()[:16]
+
+    @property
+    def group(self) -> str:
+        return f"{self.collection}:{self.version}"
+
+    @property
+    def args_suffix(self) -> str:
+        """Short hash of the task args, to keep jobs of one task with other args apart."""
+        if not self.task_args:
+            return ""
+        return hashlib.sha256(canonical_json(self.task_args).encode()).hexdigest()[:8]
+
+    @property
+    def label(self) -> str:
+        return f"{self.group}/{self.task_name}"
+
+
+class TrackingSettings(FrozenContract):
+    """How the tracker logs a job to W&B, resolved once from the run config (never a secret)."""
+
+    project: str
+    entity: str | None = None
+    mode: WandbRunMode
+    dir: str  # absolute; W&B's run files and our spool live under <dir>/wandb
+    tags: tuple[str, ...] = ()
+    config: dict[str, Any] = Field(default_factory=dict)  # extra run config keys (redacted when logged)
+    link_results: str | None = None
+    init_timeout: float = 30
+    finish_timeout: float = 120
+    hf_upload_repo: str | None = None
+    hf_upload_dir: str = "eval-results"
+
+    @classmethod
+    def from_config(cls, config: RunConfig) -> TrackingSettings:
+        """``auto`` mode becomes online with a WANDB_API_KEY, else offline; the W&B dir is made."""
+        mode = config.wandb.mode
+        if mode == "auto":
+            mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+        wandb_dir = Path(config.wandb.dir or ".").resolve()
+        wandb_dir.mkdir(parents=True, exist_ok=True)
+        return cls(
+            project=config.wandb.project or DEFAULT_PROJECT,
+            entity=config.wandb.entity,
+            mode=mode,
+            dir=str(wandb_dir),
+            tags=tuple(config.wandb.tags),
+            config=dict(config.wandb.config),
+            link_results=config.wandb.link_results,
+            init_timeout=config.wandb.init_timeout,
+            finish_timeout=config.wandb.finish_timeout,
+            hf_upload_repo=config.hub.upload_repo,
+            hf_upload_dir=config.hub.upload_dir,
+        )
+
+    def offline(self) -> TrackingSettings:
+        return self.model_copy(update={"mode": "offline"})
+
+
+class EvalMetadata(FrozenContract):
+    """What our launch puts on each Inspect task (``metadata[METADATA_KEY]``) for our hooks."""
+
+    job: Job
+    tracking: TrackingSettings
+    log_dir: str  # the eval_set log dir of the job's checkpoint version
+
+    def to_inspect(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_inspect(cls, metadata: dict[str, Any] | None) -> EvalMetadata | None:
+        """Ours, read back from an Inspect task's metadata; None for an eval that is not ours.
+
+        A log written by another version of eval-orchestrator is not ours either: its job is not
+        one this plan can name.
+        """
+        ours = (metadata or {}).get(METADATA_KEY)
+        if not isinstance(ours, dict):
+            return None
+        try:
+            return cls.model_validate(ours)
+        except ValidationError:
+            return None
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def read_contract(model: type[ModelT], data: Any, where: str) -> ModelT:
+    """Validate ``data`` as ``model``, or one line naming the file and the first problem."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "<record>"
+        raise SpoolError(
+            f"{where}: {field}: {first['msg']}; it was written by another version of eval-orchestrator "
+            "or damaged: move it aside and run again"
+        ) from None

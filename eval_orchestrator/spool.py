@@ -1,0 +1,168 @@
+"""The one owner of ``<WANDB_DIR>/wandb/eval-orchestrator/``: what the tracker leaves for ``sync``.
+
+Layout::
+
+    lineage.jsonl                              a LineageRecord per job attempt, in every mode
+    synced.jsonl                               the sync ledger: a LedgerEntry per step done
+    pending/<run id>-<attempt>-history.jsonl   a HistoryRow per row an online run logged
+    pending/<run id>-<attempt>-samples.json    the per-sample table, while W&B lacks it
+
+Lineage (model version -> eval run -> results) cannot be written to W&B offline
+(``use_artifact`` raises there), so every job appends a record here, beside W&B's own run
+folders; ``sync`` replays it. Every record is validated when read back: one written by another
+version of eval-orchestrator is a one-line error naming the file, not a KeyError in ``sync``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, TypeAdapter, ValidationError
+
+from eval_orchestrator.errors import SpoolError
+from eval_orchestrator.job import FrozenContract, Job, WandbRunMode, read_contract
+from eval_orchestrator.jsonl import append_jsonl, read_jsonl
+
+SPOOL_DIR = "eval-orchestrator"
+LINEAGE_FILE = "lineage.jsonl"
+LEDGER_FILE = "synced.jsonl"
+PENDING_DIR = "pending"
+
+
+class JobSummary(FrozenContract):
+    """How a job ended: its W&B run summary, and summary.json in its results artifact."""
+
+    status: str  # Inspect's log status ("success", "error", "cancelled", ...)
+    metrics: dict[str, float]  # 'scorer/metric' -> value
+    samples_total: int
+    samples_completed: int
+    samples_errored: int
+    tokens_total: int
+    inspect_log: str | None
+    error: str | None
+
+    def run_summary(self) -> dict[str, Any]:
+        """Flat keys for the W&B summary: each metric at top level, beside the counts."""
+        return {**self.metrics, **self.model_dump(exclude={"metrics"})}
+
+
+class ResultsFiles(FrozenContract):
+    """What a job's results artifact is made of (logged by the tracker, or by ``sync`` later)."""
+
+    log: str  # the Inspect log
+    summary: str  # summary.json
+    usage: str  # usage.jsonl
+    metrics: dict[str, float]
+    hub_url: str | None = None
+
+
+class LineageRecord(FrozenContract):
+    """One attempt of one job, as the tracker finished it: where its run is and what W&B still lacks."""
+
+    format: Literal[1] = 1
+    job_key: str
+    attempt: str | None = None  # None in records from before attempts had ids
+    run_id: str  # the job's W&B run id
+    local_run_id: str  # the id its files were logged under (differs after a fallback)
+    run_dir: str
+    mode: WandbRunMode
+    project: str | None = None
+    entity: str | None = None
+    model_ref: str
+    model_digest: str
+    model_used_online: bool = False
+    results_artifact: str | None = None  # 'name:alias', when logged in the run
+    status: str  # Inspect's log status
+    upload_pending: bool = False  # W&B did not take the run's data before the finish timeout
+    results_pending: ResultsFiles | None = None
+    table_pending: str | None = None  # spooled per-sample table file
+    history_pending: str | None = None  # spooled history rows file
+    summary_pending: dict[str, Any] | None = None
+    job: Job | None = None  # set when sync must log something in the job's name
+    link_results: str | None = None
+    fallback: str | None = None  # why an online run went offline
+    recorded_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+    @property
+    def needs_upload(self) -> bool:
+        return self.mode == "offline" or self.upload_pending
+
+    @property
+    def attempt_id(self) -> str:
+        return self.attempt or self.local_run_id
+
+
+class HistoryRow(FrozenContract):
+    step: int
+    row: dict[str, Any]
+
+
+class LedgerEntry(FrozenContract):
+    key: str
+
+
+_TABLE = TypeAdapter(list[dict[str, Any]])
+
+
+class Ledger:
+    """The steps ``sync`` has done, so a second sync does nothing and a killed one continues."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.done = {read_contract(LedgerEntry, entry, str(path)).key for entry in read_jsonl(path)}
+
+    def add(self, key: str) -> None:
+        append_jsonl(self.path, LedgerEntry(key=key).model_dump())
+        self.done.add(key)
+
+
+class Spool:
+    def __init__(self, wandb_dir: str | Path) -> None:
+        self.wandb_dir = Path(wandb_dir)
+        self.root = self.wandb_dir / "wandb" / SPOOL_DIR
+
+    @property
+    def lineage_file(self) -> Path:
+        return self.root / LINEAGE_FILE
+
+    def record(self, record: LineageRecord) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        append_jsonl(self.lineage_file, record.model_dump(mode="json"))
+        return self.lineage_file
+
+    def records(self) -> list[LineageRecord]:
+        where = str(self.lineage_file)
+        return [read_contract(LineageRecord, data, f"{where}") for data in read_jsonl(self.lineage_file)]
+
+    def ledger(self) -> Ledger:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return Ledger(self.root / LEDGER_FILE)
+
+    def pending_file(self, run_id: str, attempt: str, what: str) -> Path:
+        """Where one attempt of a job keeps what ``sync`` may have to send W&B for it (folder made)."""
+        pending = self.root / PENDING_DIR
+        pending.mkdir(parents=True, exist_ok=True)
+        return pending / f"{run_id}-{attempt}-{what}"
+
+
+def append_history(path: Path, step: int, row: dict[str, Any]) -> None:
+    append_jsonl(path, HistoryRow(step=step, row=row).model_dump(mode="json"))
+
+
+def read_history(path: Path) -> list[HistoryRow]:
+    return [read_contract(HistoryRow, data, str(path)) for data in read_jsonl(path)]
+
+
+def write_table(path: Path, rows: list[dict[str, Any]]) -> str:
+    path.write_text(json.dumps(rows, default=str))
+    return str(path)
+
+
+def read_table(path: Path) -> list[dict[str, Any]]:
+    try:
+        return _TABLE.validate_json(path.read_bytes())
+    except ValidationError as exc:
+        raise SpoolError(f"{path}: not a spooled per-sample table ({exc.errors()[0]['msg']}); move it aside") from None

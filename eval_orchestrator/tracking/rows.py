@@ -1,0 +1,113 @@
+"""Pure builders of what goes into W&B for a job: run id, run config, per-sample rows, metrics.
+
+No hook, no W&B run: ``sync`` and the report import these without registering anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from importlib.metadata import version as pkg_version
+from typing import Any
+
+from eval_orchestrator.job import Job
+from eval_orchestrator.redact import redact
+
+PROGRESS_INTERVAL_S = 1.0
+EXCERPT_CHARS = 1000  # per cell of the per-sample table: enough to read, not a copy of the log
+FIXED_COLUMNS = ("sample_id", "epoch", "input", "output", "target")
+
+
+def run_id(job_key: str) -> str:
+    """The W&B run id of a job: derived from its key, so every attempt of the job logs to one run."""
+    return hashlib.sha256(job_key.encode()).hexdigest()[:20]
+
+
+def run_name(job: Job) -> str:
+    return job.label + (f"-{job.args_suffix}" if job.args_suffix else "")
+
+
+def run_tags(job: Job, extra: tuple[str, ...]) -> list[str]:
+    return sorted({job.collection, job.version, job.task_name, *job.aliases, *extra})[:64]  # W&B's cap
+
+
+def versions() -> dict[str, str]:
+    return {name: pkg_version(name) for name in ("eval-orchestrator", "inspect-ai", "wandb")}
+
+
+def run_config(job: Job, spec: Any, eval_id: str) -> dict[str, Any]:
+    """Flat keys, so the W&B UI can group and filter on each. ``spec`` is Inspect's EvalSpec."""
+    metric_names = sorted(
+        {
+            f"{s.name}/{m.name.rsplit('/', 1)[-1]}"
+            for s in (spec.scorers or [])
+            for m in (s.metrics or [])
+            if hasattr(m, "name")
+        }
+    )
+    v = versions()
+    return {
+        "checkpoint_name": job.collection,
+        "checkpoint_version": job.version,
+        "checkpoint_digest": job.digest,
+        "checkpoint_aliases": list(job.aliases),
+        "checkpoint_ref": job.ref,
+        "checkpoint_requested_ref": job.requested_ref,
+        "checkpoint_metadata": redact(job.registry_metadata),
+        "task": job.task_name,
+        "task_spec": job.task_spec,
+        "task_args": redact(job.task_args),
+        "language": job.language,
+        "fewshot": job.fewshot,
+        "num_samples": job.num_samples,
+        "metric": [s.name for s in (spec.scorers or [])],
+        "metric_names": metric_names,
+        "job_key": job.key,
+        "model": spec.model,
+        "model_args": redact(spec.model_args),
+        "epochs": spec.config.epochs,
+        "limit": spec.config.limit,
+        "inspect_eval_id": eval_id,
+        "eval_orchestrator_version": v["eval-orchestrator"],
+        "inspect_ai_version": v["inspect-ai"],
+        "wandb_version": v["wandb"],
+    }
+
+
+def excerpt(value: Any) -> str:
+    if isinstance(value, list):
+        value = "\n".join(getattr(m, "text", str(m)) for m in value)
+    text = "" if value is None else str(value)
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
+
+
+def sample_row(sample: Any, scores: dict[str, float]) -> dict[str, Any]:
+    """One row of the per-sample W&B table (``sample`` is Inspect's EvalSample)."""
+    return {
+        "sample_id": str(sample.id),
+        "epoch": sample.epoch,
+        "input": excerpt(sample.input),
+        "output": excerpt(sample.output.completion if sample.output else ""),
+        "target": excerpt(sample.target),
+        **scores,
+        "tokens": sum(u.total_tokens for u in (sample.model_usage or {}).values()),
+        "error": excerpt(sample.error.message) if sample.error else "",
+    }
+
+
+def samples_table(rows: list[dict[str, Any]]) -> Any:
+    """The per-sample rows as a wandb.Table: fixed columns, one per score, then tokens and error."""
+    import wandb
+
+    scores = sorted({k for row in rows for k in row} - {*FIXED_COLUMNS, "tokens", "error"})
+    columns: list[str | int] = [*FIXED_COLUMNS, *scores, "tokens", "error"]
+    return wandb.Table(columns=columns, data=[[row.get(str(c)) for c in columns] for row in rows])
+
+
+def final_metrics(eval_log: Any) -> dict[str, float]:
+    """``scorer/metric`` -> value from an Inspect EvalLog's results."""
+    metrics: dict[str, float] = {}
+    if eval_log.results:
+        for score in eval_log.results.scores:
+            for metric in score.metrics.values():
+                metrics[f"{score.name}/{metric.name}"] = metric.value
+    return metrics

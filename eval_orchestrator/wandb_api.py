@@ -1,0 +1,147 @@
+"""W&B plumbing every part shares: SDK settings, error mapping, a reachability probe, and the few
+GraphQL queries we send outside the SDK (whose own calls wait and retry).
+
+The registry, the tracker, ``sync`` and ``registry push`` all import this module; none of them
+imports another to reach W&B.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from eval_orchestrator.errors import RegistryError, Unavailable, UserError
+
+if TYPE_CHECKING:
+    import wandb
+
+
+def check_reachable(url: str) -> None:
+    """Fail in a second, with the reason, instead of after the SDK's retries."""
+    if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
+        return  # the proxy decides what is reachable
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise UserError(f"WANDB_BASE_URL {url!r} is not an http(s):// URL; fix it or unset it")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname, port), timeout=10).close()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise Unavailable(
+            f"cannot reach W&B at {url} ({reason}); check WANDB_BASE_URL and the network, "
+            "or use a local-registry/ reference"
+        ) from None
+
+
+@contextlib.contextmanager
+def wandb_errors(where: str) -> Iterator[None]:
+    """Map the SDK's exceptions onto our taxonomy: a rejected key or setting is the user's to fix
+    (exit 2); a host that does not answer is a retry-later (exit 75)."""
+    import wandb
+
+    try:
+        yield
+    except wandb.errors.AuthenticationError as exc:
+        text = str(exc)
+        if "Failed to execute API request" in text or "did not respond" in text:
+            raise Unavailable(f"W&B at {where} did not answer; check WANDB_BASE_URL and the network") from None
+        raise RegistryError(
+            f"W&B at {where} rejected the API key; check WANDB_API_KEY or run `wandb login --relogin`"
+        ) from None
+    except wandb.errors.UsageError as exc:
+        if "authentication" in str(exc).lower() or "api key" in str(exc).lower():
+            raise RegistryError("no W&B API key: set WANDB_API_KEY or run `wandb login`") from None
+        raise RegistryError(f"W&B: {exc}") from None
+    except wandb.errors.CommError as exc:
+        raise Unavailable(f"W&B request to {where} failed: {first_line(exc)}") from None
+
+
+def sdk_settings(**fields: Any) -> wandb.Settings:
+    """Quiet wandb.Settings for our own runs, with WANDB_BASE_URL read now: wandb fixes its
+    process-wide settings at first use, so a later change of the variable would be ignored."""
+    import wandb
+
+    settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, **fields)
+    if url := os.environ.get("WANDB_BASE_URL"):
+        settings.base_url = url
+    return settings
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an SDK error's text (they run to many lines), or its type when empty."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def base_url() -> str:
+    return os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
+
+
+def _graphql(query: str, variables: dict[str, Any], timeout: float) -> Any:
+    """One GraphQL request to WANDB_BASE_URL with WANDB_API_KEY, outside the SDK (whose calls wait
+    and retry): the requests.Response."""
+    import requests
+
+    return requests.post(
+        f"{base_url().rstrip('/')}/graphql",
+        json={"query": query, "variables": variables},
+        auth=("api", os.environ.get("WANDB_API_KEY") or ""),
+        timeout=timeout,
+    )
+
+
+def outage(timeout: float = 5.0) -> str | None:
+    """Why W&B (WANDB_BASE_URL) cannot take data now (refused, timed out, 5xx), or None when it answers.
+
+    One small GraphQL query: an outage is found before wandb.init reserves the run id, and before
+    SDK calls that would wait on W&B.
+    """
+    import requests
+
+    url = base_url()
+    try:
+        response = _graphql("query Viewer { viewer { id } }", {}, timeout)
+    except requests.RequestException as exc:
+        return f"{type(exc).__name__} connecting to {url}"
+    if response.status_code >= 500:
+        return f"{url} answered {response.status_code}"
+    return None
+
+
+HISTORY_ROWS_QUERY = """query RunHistoryLineCount($entity: String, $project: String!, $name: String!) {
+  project(name: $project, entityName: $entity) { run(name: $name) { historyLineCount } }
+}"""
+
+
+def history_rows(entity: str | None, project: str, run_name: str, timeout: float = 10.0) -> int | None:
+    """How many history rows W&B holds for a run, or None when it cannot say (no run, no answer)."""
+    import requests
+
+    variables = {"entity": entity, "project": project, "name": run_name}
+    try:
+        response = _graphql(HISTORY_ROWS_QUERY, variables, timeout)
+        run = ((response.json().get("data") or {}).get("project") or {}).get("run") or {}
+    except (requests.RequestException, ValueError):
+        return None
+    count = run.get("historyLineCount")
+    return count if isinstance(count, int) else None
+
+
+def history_short_of(entity: str | None, project: str, run_name: str, expected: int, tries: int = 3) -> int | None:
+    """W&B's count of a run's history rows when it is below `expected`, or None when it holds them
+    all or cannot say. A short count is asked again a second later: W&B may still be taking the
+    last rows in."""
+    held = None
+    for attempt in range(tries):
+        held = history_rows(entity, project, run_name)
+        if held is None or held >= expected:
+            return None
+        if attempt < tries - 1:
+            time.sleep(1.0)
+    return held

@@ -1,0 +1,147 @@
+"""The typed contracts between the parts: what they carry survives a round trip, and what another
+version wrote is a one-line error, not a KeyError days later in `sync`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eval_orchestrator.errors import SpoolError
+from eval_orchestrator.job import METADATA_KEY, EvalMetadata, Job, TrackingSettings
+from eval_orchestrator.spool import LineageRecord, ResultsFiles, Spool, append_history, read_history
+
+JOB = Job(
+    collection="tiny",
+    version="v1",
+    digest="0123456789abcdef0123456789abcdef",
+    ref="local-registry/tiny:v1",
+    requested_ref="local-registry/tiny:latest",
+    aliases=("latest", "prod"),
+    task_spec="tasks/qa.py@qa",
+    task_name="qa",
+    task_args={"digits": 2, "language": "en"},
+    language="en",
+    registry_metadata={"step": 1000},
+)
+SETTINGS = TrackingSettings(project="evals", mode="offline", dir="/tmp/wb", tags=("nightly",))
+
+
+def test_job_key_is_the_one_w_and_b_run_ids_were_derived_from() -> None:
+    # Run ids derive from job keys; a changed formula would start new W&B runs for old jobs.
+    ident = json.dumps(
+        ["tiny", "v1", JOB.digest, "qa", {"digits": 2, "language": "en"}], sort_keys=True, separators=(",", ":")
+    )
+    assert JOB.key == hashlib.sha256(ident.encode()).hexdigest()[:16]
+    assert JOB.model_copy(update={"aliases": ("other",)}).key == JOB.key  # aliases move; the job does not
+
+
+def test_eval_metadata_round_trips_through_inspect_metadata() -> None:
+    meta = EvalMetadata(job=JOB, tracking=SETTINGS, log_dir="/tmp/logs/tiny/v1-0123")
+    carried = json.loads(json.dumps({"other": 1, METADATA_KEY: meta.to_inspect()}))  # as an .eval log holds it
+    assert carried[METADATA_KEY]["job"]["key"] == JOB.key  # readers of the log see the key
+    back = EvalMetadata.from_inspect(carried)
+    assert back == meta
+    assert back is not None and back.job.key == JOB.key
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [None, {}, {"other": 1}, {METADATA_KEY: "x"}, {METADATA_KEY: {"job": {"key": "k"}, "wandb": {}}}],
+)
+def test_metadata_that_is_not_ours_is_ignored(metadata: dict[str, object] | None) -> None:
+    assert EvalMetadata.from_inspect(metadata) is None
+
+
+def _record(**changes: object) -> LineageRecord:
+    base = LineageRecord(
+        job_key=JOB.key,
+        attempt="abc123",
+        run_id="r" * 20,
+        local_run_id="r" * 20,
+        run_dir="/tmp/wb/wandb/offline-run-1",
+        mode="online",
+        project="evals",
+        model_ref=JOB.ref,
+        model_digest=JOB.digest,
+        status="success",
+        results_pending=ResultsFiles(log="a.eval", summary="s.json", usage="u.jsonl", metrics={"acc": 0.5}),
+        job=JOB,
+        summary_pending={"acc": 0.5, "status": "success"},
+    )
+    return base.model_copy(update=changes)
+
+
+def test_a_spool_record_round_trips(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    first, second = _record(), _record(attempt="def456", upload_pending=True)
+    spool.record(first)
+    spool.record(second)
+    assert spool.records() == [first, second]
+    assert spool.lineage_file == tmp_path / "wandb" / "eval-orchestrator" / "lineage.jsonl"
+    rows = spool.pending_file("r" * 20, "abc123", "history.jsonl")
+    append_history(rows, 3, {"samples_completed": 1})
+    assert [(r.step, r.row) for r in read_history(rows)] == [(3, {"samples_completed": 1})]
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        (lambda r: r.pop("run_id"), "run_id: Field required"),  # a key this version needs
+        (lambda r: r.update(runid=r.pop("run_id")), "run_id: Field required"),  # a renamed key
+        (lambda r: r.update(format=2), "format: Input should be 1"),  # a newer spool format
+        (lambda r: r.update(mode="sometimes"), "mode: Input should be"),
+    ],
+)
+def test_a_record_from_another_version_is_one_line_naming_the_file(tmp_path: Path, change, named) -> None:  # type: ignore[no-untyped-def]
+    spool = Spool(tmp_path)
+    spool.record(_record())
+    raw = json.loads(spool.lineage_file.read_text())
+    change(raw)
+    spool.lineage_file.write_text(json.dumps(raw) + "\n")
+    with pytest.raises(SpoolError) as info:
+        spool.records()
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(spool.lineage_file) in message and named in message
+    assert "move it aside" in message
+
+
+def test_sync_on_a_malformed_spool_exits_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spool = Spool(tmp_path / "wbdir")
+    spool.root.mkdir(parents=True)
+    spool.lineage_file.write_text(json.dumps({"job_key": "k", "mode": "offline"}) + "\n")
+    monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
+    done = subprocess.run(
+        [sys.executable, "-m", "eval_orchestrator.cli", "sync", "--wandb-dir", str(tmp_path / "wbdir")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "lineage.jsonl" in lines[0], done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_sync_finds_the_spool_through_the_run_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sync --config run.yaml` reads the same wandb.dir as `run --config run.yaml`."""
+    monkeypatch.delenv("WANDB_DIR")
+    wandb_dir = tmp_path / "from-yaml"
+    config = tmp_path / "run.yaml"
+    config.write_text(f"checkpoints: [local-registry/tiny:v0]\ntasks: [t.py@t]\nwandb: {{dir: {wandb_dir}}}\n")
+    spool = Spool(wandb_dir)
+    spool.root.mkdir(parents=True)
+    spool.lineage_file.write_text("{}\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "eval_orchestrator.cli", "sync", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # It found the spool named by the YAML (and refused its record), not "nothing to sync" under '.'.
+    assert done.returncode == 2 and str(spool.lineage_file) in done.stderr, done.stderr

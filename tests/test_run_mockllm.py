@@ -179,6 +179,8 @@ def test_failed_job_finishes_its_run_and_fails_the_report(isolated_env: Path, tw
     runs = {r.job_type: r for r in read_runs(isolated_env / "wb")}
     assert runs["broken"].exit_code == 1  # finished in on_run_end although on_task_end never fired
     assert runs["broken"].summary["status"] == "error"
+    # Without results, the counts are what the tracker saw: 3 samples, all errored (not "0 of 3").
+    assert (runs["broken"].summary["samples_total"], runs["broken"].summary["samples_errored"]) == (3, 3)
     assert "exploded on purpose" in runs["broken"].summary["error"]
     # No results artifact for a failed eval; its per-sample table shows each sample's error.
     assert [a["type"] for a in runs["broken"].artifacts] == ["run_table"]
@@ -186,3 +188,27 @@ def test_failed_job_finishes_its_run_and_fails_the_report(isolated_env: Path, tw
     table = json.loads((runs["broken"].path.parent / "files" / table_row["samples/path"]).read_text())
     assert table["data"] and all("solver exploded on purpose" in row[-1] for row in table["data"])
     assert runs["capitals"].exit_code == 0
+
+
+def test_dict_scores_are_a_metric_per_key_and_text_scores_are_left_out(
+    isolated_env: Path, two_versions: LocalRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    flags = {
+        "checkpoints": ["local-registry/tiny:v0"],
+        "tasks": [{"spec": f"{FIXTURES}/dict_score_tasks.py@agent"}],
+        "model": {"name": "mockllm/model", "args": {}},
+        "inspect": {"log_dir": str(isolated_env / "logs"), "display": "none"},
+    }
+    report = orchestrate.run(build_config(None, flags))
+    assert report.ok, report.tracker_errors
+    [run] = read_runs(isolated_env / "wb")
+    [table_row] = [row for row in run.history if "samples/_type" in row]
+    table = json.loads((run.path.parent / "files" / table_row["samples/path"]).read_text())
+    columns = table["columns"]
+    assert {"judge/utility", "judge/security"} <= set(columns) and "remark" not in columns
+    rows = {row[0]: dict(zip(columns, row, strict=True)) for row in table["data"]}
+    assert [rows[str(i)]["judge/utility"] for i in range(4)] == [0.0, 1.0, 0.0, 1.0]
+    assert all(row["judge/security"] == 1.0 for row in rows.values())
+    progress = [row for row in run.history if "running/judge/utility_mean" in row]
+    assert progress and progress[-1]["running/judge/utility_mean"] == 0.5
+    assert "Unable to convert value to float" not in caplog.text  # no 0.0 with a warning per sample

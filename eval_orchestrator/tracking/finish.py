@@ -39,7 +39,8 @@ def job_summary(eval_log: Any, progress: JobProgress, exception: BaseException |
     return JobSummary(
         status=eval_log.status if eval_log is not None else "error",
         metrics=final_metrics(eval_log) if eval_log is not None else {},
-        samples_total=results.total_samples if results else 0,
+        # An errored eval has no results: count what this process saw finish, with or without error.
+        samples_total=results.total_samples if results else progress.completed + progress.errored,
         # From the log: a resumed eval's reused samples never reach this process's hooks.
         samples_completed=results.completed_samples if results else progress.completed,
         samples_errored=progress.errored,

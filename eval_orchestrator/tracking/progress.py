@@ -6,11 +6,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from inspect_ai.scorer import value_to_float
-
+from eval_orchestrator.score_values import numeric_scores
 from eval_orchestrator.tracking.rows import PROGRESS_INTERVAL_S, sample_row
-
-_to_float = value_to_float()
 
 
 @dataclass
@@ -34,13 +31,11 @@ class JobProgress:
         else:
             self.completed += 1
         scores: dict[str, float] = {}
-        for name, score in (sample.scores or {}).items():
-            try:
-                value = _to_float(score.value)
-            except Exception:
-                continue  # non-numeric score (e.g. a dict): final metrics still cover it
-            self.score_sums[name] = self.score_sums.get(name, 0.0) + value
-            scores[name] = value
+        for scorer, score in (sample.scores or {}).items():
+            # A dict-valued score is one metric per key; a value that is no number is left out.
+            for name, value in numeric_scores(scorer, score.value).items():
+                self.score_sums[name] = self.score_sums.get(name, 0.0) + value
+                scores[name] = value
         for model, usage in (sample.model_usage or {}).items():
             totals = self.tokens_by_model.setdefault(model, {"input": 0, "output": 0, "total": 0})
             totals["input"] += usage.input_tokens

@@ -21,6 +21,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
+    from eval_orchestrator.comparison.compare import CompareOptions, compare
+    from eval_orchestrator.comparison.model import ComparisonReport, MetricComparison
+    from eval_orchestrator.comparison.report import CollectionReport, collection_report
     from eval_orchestrator.config import RunConfig, build_config
     from eval_orchestrator.errors import (
         ConfigError,
@@ -40,11 +43,15 @@ if TYPE_CHECKING:
     from eval_orchestrator.plan import Plan, PlannedVersion, build_plan
 
 __all__ = [
+    "CollectionReport",
+    "CompareOptions",
+    "ComparisonReport",
     "ConfigError",
     "EvalFailed",
     "GateFailed",
     "Job",
     "JobOutcome",
+    "MetricComparison",
     "OrchestratorError",
     "Plan",
     "PlannedVersion",
@@ -61,6 +68,8 @@ __all__ = [
     "__version__",
     "build_config",
     "build_plan",
+    "collection_report",
+    "compare",
     "execute",
     "release",
     "resolve",
@@ -69,6 +78,9 @@ __all__ = [
 
 # Where each public name lives; loaded on first access.
 _EXPORTS = {
+    **dict.fromkeys(("CompareOptions", "compare"), "comparison.compare"),
+    **dict.fromkeys(("ComparisonReport", "MetricComparison"), "comparison.model"),
+    **dict.fromkeys(("CollectionReport", "collection_report"), "comparison.report"),
     **dict.fromkeys(("RunConfig", "build_config"), "config"),
     **dict.fromkeys(
         ("ConfigError", "EvalFailed", "GateFailed", "OrchestratorError", "RefError", "RegistryError", "SpoolError"),

@@ -15,7 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
-from eval_orchestrator.config import RunConfig
+from eval_orchestrator.config import HubConfig, RunConfig, WandbConfig
 from eval_orchestrator.errors import SpoolError
 
 METADATA_KEY = "eval_orchestrator"
@@ -99,24 +99,29 @@ class TrackingSettings(FrozenContract):
 
     @classmethod
     def from_config(cls, config: RunConfig) -> TrackingSettings:
+        return cls.from_sections(config.wandb, config.hub)
+
+    @classmethod
+    def from_sections(cls, wandb: WandbConfig, hub: HubConfig | None = None) -> TrackingSettings:
         """``auto`` mode becomes online with a WANDB_API_KEY, else offline; the W&B dir is made."""
-        mode = config.wandb.mode
+        hub = hub or HubConfig()
+        mode = wandb.mode
         if mode == "auto":
             mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
-        wandb_dir = Path(config.wandb.dir or ".").resolve()
+        wandb_dir = Path(wandb.dir or ".").resolve()
         wandb_dir.mkdir(parents=True, exist_ok=True)
         return cls(
-            project=config.wandb.project or DEFAULT_PROJECT,
-            entity=config.wandb.entity,
+            project=wandb.project or DEFAULT_PROJECT,
+            entity=wandb.entity,
             mode=mode,
             dir=str(wandb_dir),
-            tags=tuple(config.wandb.tags),
-            config=dict(config.wandb.config),
-            link_results=config.wandb.link_results,
-            init_timeout=config.wandb.init_timeout,
-            finish_timeout=config.wandb.finish_timeout,
-            hf_upload_repo=config.hub.upload_repo,
-            hf_upload_dir=config.hub.upload_dir,
+            tags=tuple(wandb.tags),
+            config=dict(wandb.config),
+            link_results=wandb.link_results,
+            init_timeout=wandb.init_timeout,
+            finish_timeout=wandb.finish_timeout,
+            hf_upload_repo=hub.upload_repo,
+            hf_upload_dir=hub.upload_dir,
         )
 
     def offline(self) -> TrackingSettings:

@@ -106,10 +106,15 @@ def model_spec(config: RunConfig, materialized: Materialized) -> tuple[str, dict
     return name, args
 
 
+def log_dir_for(root: Path, collection: str, version: str, digest: str) -> Path:
+    """A version's eval_set log dir under the log root (what `compare` and `report` read back)."""
+    # The digest keeps two registries' "tiny:v1" apart; no ':' in the path (vllm splits on it).
+    return root.resolve() / collection / f"{version}-{digest[:12]}"
+
+
 def version_log_dir(config: RunConfig, materialized: Materialized) -> Path:
     resolved = materialized.resolved
-    # The digest keeps two registries' "tiny:v1" apart; no ':' in the path (vllm splits on it).
-    return Path(config.inspect.log_dir).resolve() / resolved.collection / f"{resolved.version}-{resolved.digest[:12]}"
+    return log_dir_for(Path(config.inspect.log_dir), resolved.collection, resolved.version, resolved.digest)
 
 
 def grouping_label(explicit: Any, args: Mapping[str, Any], *names: str) -> Any:

@@ -21,12 +21,18 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")
 
 
+def task_label(job: Job) -> str:
+    """The task, told apart from the same task with other args by their hash."""
+    return job.task_name + (f"-{job.args_suffix}" if job.args_suffix else "")
+
+
 def results_artifact_name(job: Job) -> str:
     """Unique per checkpoint collection, task and task args; never a bare 'results'."""
-    parts = [_slug(job.collection), _slug(job.task_name)]
-    if job.args_suffix:
-        parts.append(job.args_suffix)
-    return "-".join(parts) + "-results"
+    return _results_name(job.collection, task_label(job))
+
+
+def _results_name(collection: str, label: str) -> str:
+    return f"{_slug(collection)}-{_slug(label)}-results"
 
 
 def checkpoint_alias(job: Job) -> str:
@@ -36,7 +42,12 @@ def checkpoint_alias(job: Job) -> str:
 
 def results_artifact_ref(job: Job) -> str:
     """'name:alias' of the job's results artifact, as the run summary and lineage record it."""
-    return f"{results_artifact_name(job)}:{checkpoint_alias(job)}"
+    return results_ref(job.collection, task_label(job), job.version)
+
+
+def results_ref(collection: str, label: str, version: str) -> str:
+    """'name:alias' of the results artifact of task ``label`` (see task_label) on ``collection:version``."""
+    return f"{_results_name(collection, label)}:{_slug(collection)}-{version}"
 
 
 def write_summary(job: Job, out_dir: Path, summary: JobSummary) -> Path:

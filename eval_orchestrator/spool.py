@@ -6,6 +6,8 @@ Layout::
     synced.jsonl                               the sync ledger: a LedgerEntry per step done
     pending/<run id>-<attempt>-history.jsonl   a HistoryRow per row an online run logged
     pending/<run id>-<attempt>-samples.json    the per-sample table, while W&B lacks it
+    comparisons.jsonl                          a ComparisonRecord per comparison logged
+    comparisons/<run id>/                      what a comparison's artifact holds
 
 Lineage (model version -> eval run -> results) cannot be written to W&B offline
 (``use_artifact`` raises there), so every job appends a record here, beside W&B's own run
@@ -29,6 +31,7 @@ from eval_orchestrator.jsonl import append_jsonl, read_jsonl
 SPOOL_DIR = "eval-orchestrator"
 LINEAGE_FILE = "lineage.jsonl"
 LEDGER_FILE = "synced.jsonl"
+COMPARISONS_FILE = "comparisons.jsonl"
 PENDING_DIR = "pending"
 
 
@@ -95,6 +98,19 @@ class LineageRecord(FrozenContract):
         return self.attempt or self.local_run_id
 
 
+class ComparisonRecord(FrozenContract):
+    """A comparison's W&B run, and the results artifacts W&B has not yet recorded it as using."""
+
+    format: Literal[1] = 1
+    run_id: str
+    run_dir: str
+    mode: WandbRunMode
+    project: str | None = None
+    entity: str | None = None
+    uses_pending: list[str] = Field(default_factory=list)  # 'name:alias' of results artifacts
+    recorded_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
 class HistoryRow(FrozenContract):
     step: int
     row: dict[str, Any]
@@ -136,6 +152,21 @@ class Spool:
     def records(self) -> list[LineageRecord]:
         where = str(self.lineage_file)
         return [read_contract(LineageRecord, data, f"{where}") for data in read_jsonl(self.lineage_file)]
+
+    def record_comparison(self, record: ComparisonRecord) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / COMPARISONS_FILE
+        append_jsonl(path, record.model_dump(mode="json"))
+        return path
+
+    def comparisons(self) -> list[ComparisonRecord]:
+        path = self.root / COMPARISONS_FILE
+        return [read_contract(ComparisonRecord, data, str(path)) for data in read_jsonl(path)]
+
+    def comparison_dir(self, run_id: str) -> Path:
+        folder = self.root / "comparisons" / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def ledger(self) -> Ledger:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from eval_orchestrator.errors import Unavailable, UserError
 from eval_orchestrator.refs import parse_ref
-from eval_orchestrator.spool import LineageRecord, Spool, read_history, read_table
+from eval_orchestrator.spool import ComparisonRecord, Ledger, LineageRecord, Spool, read_history, read_table
 from eval_orchestrator.wandb_api import first_line, history_short_of, outage
 
 Notify = Callable[[str], None]
@@ -43,7 +43,8 @@ def _needs_lineage(record: LineageRecord) -> bool:
 def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
     spool = Spool(wandb_dir)
     records = spool.records()
-    if not records:
+    comparisons = spool.comparisons()
+    if not records and not comparisons:
         raise UserError(
             f"nothing to sync: no eval-orchestrator runs recorded under {spool.wandb_dir / 'wandb'}; "
             "pass the run's W&B dir (--wandb-dir, WANDB_DIR, or wandb.dir in --config)"
@@ -67,7 +68,7 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
                 notify(f"run {record.run_id}: its files at {record.run_dir} are gone; cannot upload it")
                 report.lost.append(f"upload of run {record.run_id} (its files are gone)")
                 continue
-            elif _wandb_sync(Path(record.run_dir), record, notify):
+            elif _wandb_sync(Path(record.run_dir), record.run_id, record.project, record.entity, notify):
                 ledger.add(key)
                 report.runs_uploaded.append(record.run_id)
             else:
@@ -102,18 +103,70 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
         for spooled in (record.history_pending, record.table_pending):
             if spooled:
                 Path(spooled).unlink(missing_ok=True)
+    # Comparisons after the jobs: the results artifacts they read are in W&B by now.
+    for comparison in {c.run_id: c for c in comparisons}.values():
+        _sync_comparison(comparison, ledger, report, notify)
     return report
 
 
-def _wandb_sync(run_dir: Path, record: LineageRecord, notify: Notify) -> bool:
+def _sync_comparison(record: ComparisonRecord, ledger: Ledger, report: SyncReport, notify: Notify) -> None:
+    """Upload an offline comparison run, then record the results artifacts it used."""
+    if record.mode == "offline":
+        key = f"run:{record.run_id}:{record.run_dir}"
+        if key in ledger.done:
+            report.already_done += 1
+        elif not Path(record.run_dir).is_dir():
+            report.lost.append(f"upload of comparison run {record.run_id} (its files are gone)")
+            return
+        elif _wandb_sync(Path(record.run_dir), record.run_id, record.project, record.entity, notify):
+            ledger.add(key)
+            report.runs_uploaded.append(record.run_id)
+        else:
+            report.failed.append(f"upload of comparison run {record.run_id}")
+            return
+    todo = [ref for ref in record.uses_pending if f"use:{record.run_id}:{ref}" not in ledger.done]
+    report.already_done += len(record.uses_pending) - len(todo)
+    if not todo:
+        return
+    try:
+        _use_artifacts(record, todo)
+    except Exception as exc:  # W&B failed again, or lacks a results artifact yet: the next sync retries
+        report.failed.append(f"comparison run {record.run_id}: {type(exc).__name__}: {first_line(exc)}")
+        return
+    for ref in todo:
+        ledger.add(f"use:{record.run_id}:{ref}")
+        report.lineage_replayed.append(f"use:{record.run_id}:{ref}")
+        notify(f"comparison run {record.run_id}: recorded that it used {ref}")
+
+
+def _use_artifacts(record: ComparisonRecord, refs: list[str]) -> None:
+    import wandb
+
+    from eval_orchestrator.wandb_api import sdk_settings
+
+    run = wandb.init(
+        id=record.run_id,
+        resume="allow",
+        project=record.project,
+        entity=record.entity,
+        mode="online",
+        reinit="create_new",
+        settings=sdk_settings(x_disable_meta=True),
+    )
+    with run:
+        for ref in refs:
+            run.use_artifact(ref)
+
+
+def _wandb_sync(run_dir: Path, run_id: str, project: str | None, entity: str | None, notify: Notify) -> bool:
     # Our ledger decides what is done; wandb's own "synced" marks could be stale after a crash.
     args = [sys.executable, "-m", "wandb", "sync", str(run_dir), "--include-online", "--include-synced", "--yes"]
-    args += ["--id", record.run_id]
-    args += ["--project", record.project] if record.project else []
-    args += ["--entity", record.entity] if record.entity else []
+    args += ["--id", run_id]
+    args += ["--project", project] if project else []
+    args += ["--entity", entity] if entity else []
     done = subprocess.run(args, capture_output=True, text=True, timeout=3600)
     ok = done.returncode == 0 and "ERROR" not in done.stderr
-    notify(f"run {record.run_id}: {'uploaded' if ok else 'upload failed: ' + done.stderr.strip()[-300:]}")
+    notify(f"run {run_id}: {'uploaded' if ok else 'upload failed: ' + done.stderr.strip()[-300:]}")
     return ok
 
 

@@ -14,6 +14,7 @@ import click
 from eval_orchestrator import __version__
 from eval_orchestrator.cli.cache import cache
 from eval_orchestrator.cli.common import ErrorsAsExitCodes
+from eval_orchestrator.cli.compare import compare, report
 from eval_orchestrator.cli.determined import determined
 from eval_orchestrator.cli.registry import registry
 from eval_orchestrator.cli.run import resolve, run
@@ -33,7 +34,7 @@ def main() -> None:
     os.environ.pop("WANDB_SERVICE", None)
 
 
-for command in (run, resolve, registry, cache, sync_command, determined):
+for command in (run, resolve, compare, report, registry, cache, sync_command, determined):
     main.add_command(command)
 
 

@@ -1,0 +1,197 @@
+"""`eval-orchestrator compare BASELINE CANDIDATE` and `report COLLECTION`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from eval_orchestrator.comparison.model import ComparisonReport
+    from eval_orchestrator.comparison.report import CollectionReport
+
+
+def _number(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None else ("<0.001" if value < 0.001 else f"{value:.3f}")
+
+
+def print_comparison(report: ComparisonReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    styles = {"better": "green", "worse": "red", "non-inferior": "cyan", "no detectable difference": ""}
+    title = f"{report.candidate.ref} vs {report.baseline.ref}"
+    table = Table(title=title)
+    for column in ("task", "metric", "baseline ± SE", "candidate ± SE", "Δ [CI]", "p (Holm)", "n", "verdict"):
+        table.add_column(column)
+    for row in report.rows:
+        ci = f"[{row.ci[0]:+.3f}, {row.ci[1]:+.3f}]" if row.ci else ""
+        delta = f"{row.delta:+.3f} {ci}" if row.delta is not None else "-"
+        counts = f"{row.n_paired} paired"
+        if row.n_baseline_only or row.n_candidate_only:
+            counts += f", {row.n_baseline_only}/{row.n_candidate_only} one side only"
+        if row.baseline.errored or row.candidate.errored:
+            counts += f", {row.baseline.errored}/{row.candidate.errored} errored"
+        table.add_row(
+            row.task,
+            row.metric,
+            f"{_number(row.baseline.mean)} ± {_number(row.baseline.stderr)}",
+            f"{_number(row.candidate.mean)} ± {_number(row.candidate.stderr)}",
+            delta,
+            f"{_p(row.p_value)} ({_p(row.p_adjusted)})",
+            counts,
+            f"[{styles[row.verdict]}]{row.verdict}[/]" if styles[row.verdict] else row.verdict,
+        )
+    console = Console()
+    console.print(table)
+    interval = (
+        f"{100 * (1 - report.alpha):g}% paired bootstrap interval ({report.resamples} resamples, seed {report.seed})"
+    )
+    clustered = f", clustered on {report.cluster!r}" if report.cluster else ""
+    margin = f", non-inferiority margin {report.margin:g}" if report.margin is not None else ""
+    console.print(f"Δ = candidate - baseline; {interval}{clustered}{margin}", highlight=False)
+    held = [f"{row.task}/{row.metric}" for row in report.regressions]
+    gate = f"holds the candidate on {', '.join(held)}" if held else "passes"
+    console.print(f"gate (--fail-on-regression): {gate}", highlight=False)
+    for note in report.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+@click.command()
+@click.argument("baseline")
+@click.argument("candidate")
+@click.option("--task", "tasks", multiple=True, help="Task to compare (repeatable; default: every task both have).")
+@click.option("--log-dir", default="logs", show_default=True, help="The Inspect log root `run` wrote under.")
+@click.option("--from-wandb", is_flag=True, help="Take the Inspect logs out of the versions' W&B results artifacts.")
+@click.option("--cluster", help="Sample-metadata key to cluster standard errors (and the bootstrap) on.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="1 - the interval's coverage.")
+@click.option("--margin", type=float, help="Non-inferiority margin: a task passes when its interval's low end > -M.")
+@click.option("--resamples", type=int, default=10_000, show_default=True, help="Paired bootstrap resamples.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed (same seed, same output).")
+@click.option("--fail-on-regression", is_flag=True, help="Exit 3 when a task regressed (worse, or below -margin).")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write a forest plot (PNG).")
+@click.option("--wandb-project", help="Log the comparison to this W&B project (a run and an eval-comparison artifact).")
+@click.option("--wandb-entity", help="W&B entity.")
+@click.option("--wandb-mode", type=click.Choice(["auto", "online", "offline", "disabled"]), help="W&B mode.")
+def compare(
+    baseline: str,
+    candidate: str,
+    tasks: tuple[str, ...],
+    log_dir: str,
+    from_wandb: bool,
+    cluster: str | None,
+    alpha: float,
+    margin: float | None,
+    resamples: int,
+    seed: int,
+    fail_on_regression: bool,
+    as_json: bool,
+    plot: str | None,
+    wandb_project: str | None,
+    wandb_entity: str | None,
+    wandb_mode: str | None,
+) -> None:
+    """Is CANDIDATE better than BASELINE? Paired statistics per task and metric, from their Inspect logs."""
+    import os
+
+    from eval_orchestrator.comparison.compare import CompareOptions
+    from eval_orchestrator.comparison.compare import compare as run_compare
+    from eval_orchestrator.errors import GateFailed
+
+    options = CompareOptions(
+        tasks=tasks,
+        log_dir=log_dir,
+        from_wandb=from_wandb,
+        wandb_project=wandb_project or os.environ.get("WANDB_PROJECT"),
+        wandb_entity=wandb_entity or os.environ.get("WANDB_ENTITY"),
+        cluster=cluster,
+        alpha=alpha,
+        margin=margin,
+        resamples=resamples,
+        seed=seed,
+    )
+    with contextlib.redirect_stdout(sys.stderr):
+        report = run_compare(baseline, candidate, options, notify=lambda line: click.echo(line, err=True))
+        written = None
+        if plot:
+            from eval_orchestrator.comparison.plot import forest_plot
+
+            written = forest_plot(report, plot)
+        if wandb_project or wandb_mode not in (None, "disabled"):
+            _log_to_wandb(report, written, wandb_project, wandb_entity, wandb_mode)
+    if as_json:
+        click.echo(json.dumps([row.model_dump(mode="json") for row in report.rows], indent=2))
+    else:
+        print_comparison(report)
+    if fail_on_regression and report.regressions:
+        names = ", ".join(f"{row.task}/{row.metric} ({row.verdict})" for row in report.regressions)
+        raise GateFailed(f"{len(report.regressions)} regression(s): {names}")
+
+
+def _log_to_wandb(
+    report: ComparisonReport, plot: Path | None, project: str | None, entity: str | None, mode: str | None
+) -> None:
+    from eval_orchestrator.comparison.wandb_log import log_comparison
+    from eval_orchestrator.config import build_wandb_config
+    from eval_orchestrator.job import TrackingSettings
+
+    tracking = TrackingSettings.from_sections(
+        build_wandb_config(None, {"project": project, "entity": entity, "mode": mode})
+    )
+    record = log_comparison(report, tracking, plot)
+    where = (
+        "W&B" if record.mode == "online" else f"{tracking.dir}/wandb (offline; upload with `eval-orchestrator sync`)"
+    )
+    click.echo(f"comparison logged to {where}: run {record.run_id}", err=True)
+
+
+@click.command()
+@click.argument("collection")
+@click.option("--log-dir", default="logs", show_default=True, help="The Inspect log root `run` wrote under.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="1 - the interval's coverage.")
+@click.option("--cluster", help="Sample-metadata key to cluster on.")
+@click.option("--json", "as_json", is_flag=True, help="Print the cells as JSON.")
+@click.option("--plot", type=click.Path(dir_okay=False), help="Write metric-over-version plot (PNG).")
+def report(collection: str, log_dir: str, alpha: float, cluster: str | None, as_json: bool, plot: str | None) -> None:
+    """Every evaluated version of COLLECTION x every task: mean and interval, the best version marked."""
+    from eval_orchestrator.comparison.report import collection_report
+
+    result = collection_report(collection, log_dir, alpha, cluster)
+    if plot:
+        from eval_orchestrator.comparison.plot import history_plot
+
+        history_plot(result, plot)
+    if as_json:
+        click.echo(result.model_dump_json(indent=2))
+    else:
+        print_report(result)
+
+
+def print_report(result: CollectionReport) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{result.collection}: every evaluated version")
+    table.add_column("task · metric")
+    for version in result.versions:
+        table.add_column(version)
+    for (task, metric), cells in sorted(result.series().items()):
+        by_version = {cell.version: cell for cell in cells}
+        shown = []
+        for version in result.versions:
+            cell = by_version.get(version)
+            text = "-" if cell is None else f"{cell.mean:.3f} [{cell.ci[0]:.3f}, {cell.ci[1]:.3f}]"
+            shown.append(f"[bold green]{text} *[/]" if cell is not None and cell.best else text)
+        table.add_row(f"{task} · {metric}", *shown)
+    console = Console()
+    console.print(table)
+    console.print(f"{100 * (1 - result.alpha):g}% bootstrap intervals; * the best version of each row", highlight=False)

@@ -1,0 +1,209 @@
+"""``compare(baseline, candidate)``: is the candidate checkpoint better, per task and metric?
+
+Both references are resolved through their registry (version and digest; no bytes fetched), their
+Inspect logs are found where ``run`` wrote them (or taken out of their W&B results artifacts),
+samples are paired by id, and each task x metric gets the paired statistics of ``stats.py``, with
+Holm-adjusted p-values across all of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from eval_orchestrator.checkpoint import ResolvedCheckpoint
+from eval_orchestrator.comparison import stats
+from eval_orchestrator.comparison.model import ComparisonReport, MetricComparison, Side, VersionRef
+from eval_orchestrator.comparison.scores import TaskScores, latest_logs, read_task_scores
+from eval_orchestrator.config import StoreConfig, build_store_config
+from eval_orchestrator.errors import UserError
+from eval_orchestrator.plan import log_dir_for
+
+Notify = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class CompareOptions:
+    tasks: tuple[str, ...] = ()  # default: every task both sides have
+    log_dir: str = "logs"  # the Inspect log root `run` wrote under
+    from_wandb: bool = False  # take the logs out of the versions' W&B results artifacts
+    wandb_project: str | None = None  # where those artifacts are (from_wandb)
+    wandb_entity: str | None = None
+    cluster: str | None = None  # a sample-metadata key to cluster standard errors on
+    alpha: float = 0.05
+    margin: float | None = None  # non-inferiority margin
+    resamples: int = stats.DEFAULT_RESAMPLES
+    seed: int = 0
+
+    def check(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise UserError(f"--alpha {self.alpha} is not between 0 and 1; use e.g. 0.05")
+        if self.margin is not None and self.margin < 0:
+            raise UserError(f"--margin {self.margin} is negative; a non-inferiority margin is >= 0, e.g. 0.02")
+        if not 100 <= self.resamples <= 1_000_000:
+            raise UserError(f"--resamples {self.resamples} is out of range; use 100 to 1,000,000 (default 10,000)")
+
+
+def resolve_version(ref_text: str, store: StoreConfig, notify: Notify = lambda _: None) -> ResolvedCheckpoint:
+    """The version and digest ``ref_text`` names now, through its registry (no bytes fetched)."""
+    from eval_orchestrator.orchestrate import Registries
+    from eval_orchestrator.refs import parse_ref
+
+    ref = parse_ref(ref_text)
+    return Registries(store, notify).for_ref(ref).resolve(ref)
+
+
+def _version_ref(resolved: ResolvedCheckpoint) -> VersionRef:
+    return VersionRef(ref=str(resolved.version_ref), version=resolved.version, digest=resolved.digest)
+
+
+def find_logs(resolved: ResolvedCheckpoint, options: CompareOptions, tasks: tuple[str, ...]) -> dict[str, Path]:
+    """The newest successful log per task of one version."""
+    if options.from_wandb:
+        from eval_orchestrator.comparison.wandb_results import download_logs
+
+        return download_logs(resolved, tasks, options.wandb_project, options.wandb_entity)
+    where = log_dir_for(Path(options.log_dir), resolved.collection, resolved.version, resolved.digest)
+    logs = latest_logs(where) if where.is_dir() else {}
+    if not logs:
+        raise UserError(
+            f"no Inspect logs for {resolved.version_ref} under {options.log_dir}/ (looked in {where}); "
+            "run it first or pass --from-wandb"
+        )
+    return logs
+
+
+def _clusters(ids: list[str], base: TaskScores, cand: TaskScores, key: str, notes: list[str]) -> np.ndarray:
+    labels = [base.clusters.get(i) or cand.clusters.get(i) for i in ids]
+    missing = sum(label is None for label in labels)
+    if missing:
+        notes.append(f"{base.task}: {missing} sample(s) have no metadata {key!r}; each is its own cluster")
+    named = [label if label is not None else f"\0{i}" for label, i in zip(labels, ids, strict=True)]
+    return np.unique(named, return_inverse=True)[1].astype(np.int64)
+
+
+def _side(resolved: ResolvedCheckpoint, scores: TaskScores, metric: str, key: str | None) -> Side:
+    by_sample = scores.metrics.get(metric, {})
+    values = np.fromiter(by_sample.values(), dtype=np.float64, count=len(by_sample))
+    clusters = None
+    if key is not None and values.size:
+        named = [scores.clusters.get(i, f"\0{i}") for i in by_sample]
+        clusters = np.unique(named, return_inverse=True)[1].astype(np.int64)
+    mean, stderr = stats.mean_stderr(values, clusters)
+    return Side(
+        ref=str(resolved.version_ref),
+        version=resolved.version,
+        digest=resolved.digest,
+        mean=_finite(mean),
+        stderr=_finite(stderr),
+        n=int(values.size),
+        errored=scores.errored,
+    )
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and np.isfinite(value) else None
+
+
+def compare_metric(
+    base_version: ResolvedCheckpoint,
+    cand_version: ResolvedCheckpoint,
+    base: TaskScores,
+    cand: TaskScores,
+    metric: str,
+    options: CompareOptions,
+    notes: list[str],
+) -> MetricComparison:
+    base_scores, cand_scores = base.metrics[metric], cand.metrics[metric]
+    ids = sorted(base_scores.keys() & cand_scores.keys())
+    baseline = np.array([base_scores[i] for i in ids])
+    candidate = np.array([cand_scores[i] for i in ids])
+    clusters = _clusters(ids, base, cand, options.cluster, notes) if options.cluster and ids else None
+    result = None
+    if len(ids) >= 2:
+        result = stats.paired(
+            baseline,
+            candidate,
+            alpha=options.alpha,
+            binary_single_epoch=metric in base.binary and metric in cand.binary,
+            clusters=clusters,
+            resamples=options.resamples,
+            seed=options.seed,
+        )
+    ci = result.ci if result else None
+    return MetricComparison(
+        task=base.task,
+        metric=metric,
+        baseline=_side(base_version, base, metric, options.cluster),
+        candidate=_side(cand_version, cand, metric, options.cluster),
+        n_paired=len(ids),
+        n_baseline_only=len(base_scores.keys() - cand_scores.keys()),
+        n_candidate_only=len(cand_scores.keys() - base_scores.keys()),
+        delta=result.delta if result else None,
+        delta_stderr=_finite(result.delta_stderr) if result else None,
+        ci=ci,
+        p_value=_finite(result.p_value) if result else None,
+        p_adjusted=None,  # set once every row is known (Holm)
+        correlation=result.correlation if result else None,
+        mde=_finite(result.mde) if result else None,
+        verdict=stats.verdict(ci, options.margin) if ci else "no detectable difference",
+        regressed=stats.regressed(ci, options.margin) if ci else False,
+        method=result.method if result else f"not compared: {len(ids)} paired sample(s)",
+        clusters=result.clusters if result else None,
+        epochs=max(base.epochs, cand.epochs),
+    )
+
+
+def compare(
+    baseline: str,
+    candidate: str,
+    options: CompareOptions | None = None,
+    store: StoreConfig | None = None,
+    notify: Notify = lambda _: None,
+) -> ComparisonReport:
+    """Compare ``candidate`` with ``baseline`` (checkpoint references) on every task both have."""
+    options = options or CompareOptions()
+    options.check()
+    store = store or build_store_config()
+    base_version = resolve_version(baseline, store, notify)
+    cand_version = resolve_version(candidate, store, notify)
+    base_logs = find_logs(base_version, options, options.tasks)
+    cand_logs = find_logs(cand_version, options, options.tasks)
+    notes: list[str] = []
+    for task in options.tasks:
+        for resolved, logs in ((base_version, base_logs), (cand_version, cand_logs)):
+            if task not in logs:
+                have = ", ".join(sorted(logs)) or "none"
+                raise UserError(f"no successful log of task {task!r} for {resolved.version_ref} (it has: {have})")
+    tasks = list(options.tasks) or sorted(base_logs.keys() & cand_logs.keys())
+    for only, side in (
+        (base_logs.keys() - cand_logs.keys(), "baseline"),
+        (cand_logs.keys() - base_logs.keys(), "candidate"),
+    ):
+        if not options.tasks and only:
+            notes.append(f"only the {side} has task(s) {', '.join(sorted(only))}: not compared")
+    if not tasks:
+        raise UserError(f"{base_version.version_ref} and {cand_version.version_ref} have no task in common to compare")
+    rows: list[MetricComparison] = []
+    for task in tasks:
+        base = read_task_scores(task, base_logs[task], options.cluster)
+        cand = read_task_scores(task, cand_logs[task], options.cluster)
+        notes.extend(f"{task}: {note}" for note in dict.fromkeys(base.notes + cand.notes))
+        for metric in sorted(base.metrics.keys() & cand.metrics.keys()):
+            rows.append(compare_metric(base_version, cand_version, base, cand, metric, options, notes))
+    adjusted = stats.holm([row.p_value if row.p_value is not None else float("nan") for row in rows])
+    rows = [row.model_copy(update={"p_adjusted": _finite(p)}) for row, p in zip(rows, adjusted, strict=True)]
+    return ComparisonReport(
+        baseline=_version_ref(base_version),
+        candidate=_version_ref(cand_version),
+        rows=rows,
+        alpha=options.alpha,
+        margin=options.margin,
+        cluster=options.cluster,
+        resamples=options.resamples,
+        seed=options.seed,
+        notes=notes,
+    )

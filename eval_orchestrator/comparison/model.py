@@ -1,0 +1,71 @@
+"""What a comparison returns: typed, and the same objects ``--json`` prints and W&B receives."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from eval_orchestrator.comparison.stats import Verdict
+
+
+class _Result(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Side(_Result):
+    """One version's scores on one task and metric."""
+
+    ref: str  # pinned to the version, e.g. local-registry/tiny:v1
+    version: str
+    digest: str
+    mean: float | None
+    stderr: float | None
+    n: int  # samples with a score (errored ones excluded)
+    errored: int  # samples left out because every epoch errored
+
+
+class MetricComparison(_Result):
+    task: str
+    metric: str
+    baseline: Side
+    candidate: Side
+    n_paired: int
+    n_baseline_only: int  # samples only the baseline has (reported, never silently dropped)
+    n_candidate_only: int
+    delta: float | None  # mean of candidate - baseline over the paired samples
+    delta_stderr: float | None
+    ci: tuple[float, float] | None
+    p_value: float | None
+    p_adjusted: float | None  # Holm, across every row of the comparison
+    correlation: float | None
+    mde: float | None  # minimum detectable effect at this n (two-sided alpha, 80% power)
+    verdict: Verdict
+    regressed: bool  # what --fail-on-regression (and the watch gate) acts on
+    method: str
+    clusters: int | None = None
+    epochs: int = 1
+
+
+class VersionRef(_Result):
+    ref: str
+    version: str
+    digest: str
+
+
+class ComparisonReport(_Result):
+    baseline: VersionRef
+    candidate: VersionRef
+    rows: list[MetricComparison]
+    alpha: float
+    margin: float | None
+    cluster: str | None
+    resamples: int
+    seed: int
+    notes: list[str]  # tasks only one side has, scorers skipped, ...
+
+    @property
+    def regressions(self) -> list[MetricComparison]:
+        return [row for row in self.rows if row.regressed]
+
+    @property
+    def tasks(self) -> list[str]:
+        return sorted({row.task for row in self.rows})

@@ -1,0 +1,108 @@
+"""``report COLLECTION``: every evaluated version of a collection x every task, from the Inspect logs
+``run`` left under the log root: the training-progress view (mean and interval per cell, the best
+version per task marked).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from eval_orchestrator.comparison import stats
+from eval_orchestrator.comparison.scores import latest_logs, read_task_scores
+from eval_orchestrator.errors import UserError
+from eval_orchestrator.refs import parse_ref
+
+VERSION_DIR = re.compile(r"^v(\d+)-([0-9a-f]{12})$")
+
+
+class Cell(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: str
+    digest: str  # the first 12 hex digits, as the log folder names it
+    task: str
+    metric: str
+    mean: float
+    stderr: float | None
+    ci: tuple[float, float]  # seeded bootstrap percentile interval (whole clusters when clustered)
+    n: int
+    errored: int
+    best: bool = False  # the highest mean of this task x metric across versions
+
+
+class CollectionReport(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    collection: str
+    versions: list[str]  # in version order
+    cells: list[Cell]
+    alpha: float
+
+    def series(self) -> dict[tuple[str, str], list[Cell]]:
+        out: dict[tuple[str, str], list[Cell]] = {}
+        for cell in self.cells:
+            out.setdefault((cell.task, cell.metric), []).append(cell)
+        return out
+
+
+def _version_dirs(root: Path) -> list[tuple[int, str, Path]]:
+    found = []
+    for path in root.iterdir() if root.is_dir() else []:
+        if path.is_dir() and (match := VERSION_DIR.match(path.name)):
+            found.append((int(match[1]), match[2], path))
+    return sorted(found)
+
+
+def collection_report(
+    collection: str, log_dir: str | Path = "logs", alpha: float = 0.05, cluster: str | None = None, seed: int = 0
+) -> CollectionReport:
+    name = parse_ref(collection).collection if "/" in collection else collection
+    root = Path(log_dir) / name
+    dirs = _version_dirs(root)
+    if not dirs:
+        raise UserError(f"no evaluated versions of {name!r} under {log_dir}/ (looked in {root}); run it first")
+    repeated = {number for number, _, _ in dirs if sum(n == number for n, _, _ in dirs) > 1}
+    cells: list[Cell] = []
+    versions: list[str] = []
+    for number, digest, path in dirs:
+        # Two registries' "v1" of one collection name are told apart by their digest.
+        label = f"v{number}" + (f"-{digest[:8]}" if number in repeated else "")
+        logs = latest_logs(path)
+        if logs:
+            versions.append(label)
+        for task, log in sorted(logs.items()):
+            scores = read_task_scores(task, log, cluster)
+            for metric, by_sample in scores.metrics.items():
+                values = np.fromiter(by_sample.values(), dtype=np.float64, count=len(by_sample))
+                labels = None
+                if cluster is not None:
+                    named = [scores.clusters.get(i, f"\0{i}") for i in by_sample]
+                    labels = np.unique(named, return_inverse=True)[1].astype(np.int64)
+                mean, stderr = stats.mean_stderr(values, labels)
+                ci = stats.percentile_interval(
+                    stats.bootstrap_means(values, stats.DEFAULT_RESAMPLES, seed, labels), alpha
+                )
+                cells.append(
+                    Cell(
+                        version=label,
+                        digest=digest,
+                        task=task,
+                        metric=metric,
+                        mean=mean,
+                        stderr=stderr if np.isfinite(stderr) else None,
+                        ci=ci,
+                        n=len(values),
+                        errored=scores.errored,
+                    )
+                )
+    best: dict[tuple[str, str], Cell] = {}
+    for cell in cells:
+        key = (cell.task, cell.metric)
+        if key not in best or cell.mean > best[key].mean:
+            best[key] = cell
+    cells = [cell.model_copy(update={"best": best[(cell.task, cell.metric)] is cell}) for cell in cells]
+    return CollectionReport(collection=name, versions=versions, cells=cells, alpha=alpha)

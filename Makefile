@@ -32,9 +32,10 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/resolve_wandb.py
 	$(BIN)/python benchmarks/fetch_s3.py
 	$(BIN)/python benchmarks/hook_overhead.py
+	$(BIN)/python benchmarks/compare.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 clean:
-	rm -rf .quickstart .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .quickstart .pytest_cache .mypy_cache .ruff_cache benchmarks/.data

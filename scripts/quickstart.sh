@@ -26,3 +26,8 @@ eval-orchestrator registry ls tiny-gpt2
 
 echo "== evaluating both versions (configs/quickstart.yaml)"
 eval-orchestrator run --config configs/quickstart.yaml --log-dir "$QUICKSTART_DIR/logs" --display none
+
+echo "== is v1 better than v0? (paired statistics over the same questions)"
+eval-orchestrator compare local-registry/tiny-gpt2:v0 local-registry/tiny-gpt2:v1 --log-dir "$QUICKSTART_DIR/logs" \
+  --plot "$QUICKSTART_DIR/forest.png" --fail-on-regression
+echo "forest plot: $QUICKSTART_DIR/forest.png"

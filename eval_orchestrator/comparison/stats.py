@@ -8,7 +8,9 @@ paired bootstrap (resampling clusters when clustered), so the same data give the
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,13 +77,20 @@ def bootstrap_means(values: Array, resamples: int, seed: int, clusters: NDArray[
         # A resample's mean depends only on how often each distinct value is drawn: a multinomial
         # over the distinct values has exactly the distribution of n draws with replacement.
         return _multinomial_ratio(rng, n, counts / n, distinct.astype(np.float64), None, resamples)
-    means = np.empty(resamples)
+    # Many distinct values: draw indices, in chunks each with its own seeded generator, so the chunks
+    # run on every core (numpy releases the GIL) and the output does not depend on how many there are.
     rows = max(1, CHUNK_CELLS // n)
-    for start in range(0, resamples, rows):
-        stop = min(start + rows, resamples)
-        picks = rng.integers(0, n, size=(stop - start, n))
-        means[start:stop] = values[picks].mean(axis=1)
-    return means
+    starts = range(0, resamples, rows)
+    seeds = np.random.SeedSequence(seed).spawn(len(starts))
+
+    def chunk(index: int) -> Array:
+        start = starts[index]
+        picks = np.random.default_rng(seeds[index]).integers(0, n, size=(min(rows, resamples - start), n))
+        means: Array = values[picks].mean(axis=1)
+        return means
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return np.concatenate(list(pool.map(chunk, range(len(starts)))))
 
 
 def _multinomial_ratio(

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from eval_orchestrator.errors import ConfigError
 from eval_orchestrator.refs import parse_ref
+from eval_orchestrator.watch.settings import WatchConfig
 
 WandbMode = Literal["auto", "online", "offline", "disabled"]
 
@@ -167,6 +168,7 @@ class RunConfig(_Strict):
     wandb: WandbConfig = Field(default_factory=WandbConfig)
     hub: HubConfig = Field(default_factory=HubConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    watch: WatchConfig | None = Field(default=None, description="`eval-orchestrator watch`: what to watch and gate.")
 
     @field_validator("checkpoints")
     @classmethod

@@ -261,6 +261,8 @@ class Server:
             "UseArtifact": self._use_artifact,
             "RunResumeStatus": self._run_resume_status,
             "RunHistoryLineCount": self._run_history_line_count,
+            "AddAliases": self._add_aliases,
+            "UpdateArtifact": self._update_artifact,
         }
         server = self
 
@@ -704,6 +706,28 @@ class Server:
                     if version.id == variables["id"]:
                         return {"artifact": self._artifact_json(coll, version)}
         return {"artifact": None}
+
+    def _add_aliases(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """Artifact.save() of a version whose aliases grew: each alias moves onto it, as in W&B."""
+        spec = variables["input"]
+        with self.state.lock:
+            for alias in spec["aliases"]:
+                key = (alias["entityName"], alias["projectName"], alias["artifactCollectionName"])
+                coll = self.state.collections[key]
+                version = next(v for v in coll.versions if v.id == spec["artifactID"])
+                coll.aliases[alias["alias"]] = version.index
+        return {"result": {"success": True}}
+
+    def _update_artifact(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """Artifact.save(): description and metadata; answers with the artifact as it is now."""
+        spec = variables["input"]
+        with self.state.lock:
+            for coll in self.state.collections.values():
+                for version in coll.versions:
+                    if version.id == spec["artifactID"]:
+                        version.metadata = json.loads(spec.get("metadata") or "{}")
+                        return {"result": {"artifact": self._artifact_json(coll, version)}}
+        return {"result": None}
 
     def _run_history_line_count(self, variables: dict[str, Any]) -> dict[str, Any]:
         entity = variables.get("entity") or VIEWER

@@ -19,6 +19,7 @@ from eval_orchestrator.cli.determined import determined
 from eval_orchestrator.cli.registry import registry
 from eval_orchestrator.cli.run import resolve, run
 from eval_orchestrator.cli.sync import sync_command
+from eval_orchestrator.cli.watch import watch
 
 
 @click.group(cls=ErrorsAsExitCodes)
@@ -34,7 +35,7 @@ def main() -> None:
     os.environ.pop("WANDB_SERVICE", None)
 
 
-for command in (run, resolve, compare, report, registry, cache, sync_command, determined):
+for command in (run, resolve, compare, report, watch, registry, cache, sync_command, determined):
     main.add_command(command)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -93,8 +94,12 @@ def _table(report: ComparisonReport) -> Any:
     return wandb.Table(columns=list(TABLE_COLUMNS), data=data)
 
 
-def log_comparison(report: ComparisonReport, tracking: TrackingSettings, plot: Path | None) -> ComparisonRecord:
-    """Log the comparison run and artifact; returns the spool record (what `sync` still has to do)."""
+def log_comparison(
+    report: ComparisonReport, tracking: TrackingSettings, plot: Path | None, extra: Mapping[str, Any] | None = None
+) -> ComparisonRecord:
+    """Log the comparison run and artifact; returns the spool record (what `sync` still has to do).
+
+    ``extra`` (e.g. the watcher's decision) goes into the run summary and the artifact metadata."""
     import wandb
 
     mode = tracking.mode
@@ -135,7 +140,7 @@ def log_comparison(report: ComparisonReport, tracking: TrackingSettings, plot: P
         if plot is not None:
             row["forest_plot"] = wandb.Image(str(plot))
         run.log(row)
-        run.summary.update(summary(report))
+        run.summary.update({**summary(report), **(extra or {})})
         data = Spool(tracking.dir).comparison_dir(run.id) / "comparison.json"
         data.write_text(report.model_dump_json(indent=2))
         artifact = wandb.Artifact(
@@ -146,6 +151,7 @@ def log_comparison(report: ComparisonReport, tracking: TrackingSettings, plot: P
                 "baseline": report.baseline.model_dump(),
                 "candidate": report.candidate.model_dump(),
                 **{k: v for k, v in summary(report).items() if v is not None},
+                **(extra or {}),
             },
         )
         artifact.add_file(str(data), name="comparison.json")

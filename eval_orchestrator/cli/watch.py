@@ -1,0 +1,107 @@
+"""`eval-orchestrator watch --config PLAN.yaml [--once] [--interval S] [--listen HOST:PORT]`."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sys
+import time
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from eval_orchestrator.watch.ledger import Entry
+    from eval_orchestrator.watch.loop import CycleReport
+
+
+def _notifier(log_format: str) -> Any:
+    def notify(line: str) -> None:
+        if log_format == "json":
+            click.echo(json.dumps({"time": round(time.time(), 3), "message": line}), err=True)
+        else:
+            click.echo(line, err=True)
+
+    return notify
+
+
+def _status_table(entries: list[Entry]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from eval_orchestrator.watch.decide import decision_of
+
+    table = Table(title="eval-orchestrator watch")
+    for column in ("version", "digest", "role", "state", "attempts", "why"):
+        table.add_column(column)
+    for entry in sorted(entries, key=lambda e: (e.collection, e.number)):
+        decision = decision_of(entry)
+        why = decision.reason if decision else (entry.error or "")
+        table.add_row(entry.ref, entry.digest[:12], entry.role, entry.state, str(entry.attempts), why[:160])
+    Console(stderr=True).print(table)
+
+
+@click.command()
+@click.option(
+    "--config", "-c", "config_file", required=True, type=click.Path(dir_okay=False), help="The plan, with watch:."
+)
+@click.option("--once", is_flag=True, help="One poll and everything it finds, then exit (for cron).")
+@click.option("--interval", type=float, help="Seconds between polls (watch.interval).")
+@click.option("--listen", help="Also serve W&B Automation webhooks at HOST:PORT (EVAL_ORCHESTRATOR_WEBHOOK_TOKEN).")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def watch(config_file: str, once: bool, interval: float | None, listen: str | None, log_format: str) -> None:
+    """Evaluate every new version of the watched collections once, compare it, promote or hold it."""
+    import os
+    import threading
+
+    from eval_orchestrator.config import build_config, read_yaml
+    from eval_orchestrator.errors import UserError
+    from eval_orchestrator.watch.loop import Watcher
+
+    section = read_yaml(config_file).get("watch")
+    collections = section.get("collections") if isinstance(section, dict) else None
+    # The versions to evaluate come from the watcher: the plan needs no checkpoints of its own.
+    layer = {"checkpoints": collections} if isinstance(collections, list) and collections else {}
+    flags = {"watch": {"interval": interval}} if interval is not None else None
+    config = build_config(config_file, flags, layer=layer)
+    notify = _notifier(log_format)
+    watcher = Watcher(config, notify)
+    server: Any = contextlib.nullcontext()
+    wake = threading.Event()
+    if listen:
+        token = os.environ.get("EVAL_ORCHESTRATOR_WEBHOOK_TOKEN")
+        if not token:
+            raise UserError("--listen needs EVAL_ORCHESTRATOR_WEBHOOK_TOKEN (the W&B webhook's access token) set")
+        from eval_orchestrator.watch.webhook import WebhookServer, make_app
+
+        app = make_app(token, watcher.enqueue, lambda: watcher.ledger.entries(50), wake)
+        server = WebhookServer(app, listen)
+    with contextlib.redirect_stdout(sys.stderr), server:
+        if listen:
+            notify(f"listening for W&B webhooks on http://{listen}/webhook")
+        if once:
+            report = watcher.cycle()
+            _finish_once(report)
+            return
+        while True:
+            started = time.monotonic()
+            watcher.cycle()
+            wake.wait(max(0.0, watcher.watch.interval - (time.monotonic() - started)))
+            wake.clear()
+
+
+def _finish_once(report: CycleReport) -> None:
+    from eval_orchestrator.errors import EvalFailed, GateFailed
+
+    touched = report.finished + report.retrying
+    if touched:
+        _status_table(touched)
+    else:
+        click.echo("nothing new", err=True)
+    code = report.exit_code
+    if code == 1:
+        failed = [e.ref for e in touched if e.state == "failed" or e in report.retrying]
+        raise EvalFailed(f"eval failed for {', '.join(failed)}")
+    if code == 3:
+        held = [e.ref for e in touched if e.state == "held"]
+        raise GateFailed(f"held by the gate: {', '.join(held)}")

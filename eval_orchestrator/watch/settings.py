@@ -1,0 +1,64 @@
+"""The run config's ``watch:`` section (pydantic; imported by config.py, imports nothing of ours
+but the reference grammar)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from eval_orchestrator.refs import parse_ref
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class GateConfig(_Strict):
+    """What a new version must show against the baseline to be promoted (the compare options)."""
+
+    tasks: list[str] = Field(default_factory=list, description="Tasks the gate requires (default: every task).")
+    margin: float | None = Field(default=None, ge=0, le=1, description="Non-inferiority margin.")
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="1 - the intervals' coverage.")
+    cluster: str | None = Field(default=None, description="Sample-metadata key to cluster on.")
+
+
+class WatchConfig(_Strict):
+    """``eval-orchestrator watch``: which collections, from when, against what, and what to move."""
+
+    collections: list[str] = Field(
+        min_length=1,
+        description="Collections to watch: '<ref without alias>' = every new version; "
+        "'<ref>:<alias>' = every time that alias moves to a new version.",
+    )
+    start: Literal["latest", "now", "all"] = Field(
+        default="latest",
+        description="latest: the newest version at first start, then every newer one; now: only versions "
+        "registered after the first start; all: every version.",
+    )
+    baseline: str | None = Field(default=None, description="Alias (e.g. prod) or vN to compare each version with.")
+    gate: GateConfig = Field(default_factory=GateConfig)
+    promote: str | None = Field(default=None, description="Alias moved onto a version that passes the gate.")
+    allow_first: bool = Field(default=False, description="Promote a version that has no baseline to compare with.")
+    max_attempts: int = Field(default=3, ge=1, le=100, description="Eval attempts of a version before it fails.")
+    backoff_seconds: float = Field(default=60, ge=0, le=86_400, description="Wait before retrying a failed eval.")
+    interval: float = Field(default=60, ge=0.1, le=86_400, description="Seconds between polls.")
+    lease_seconds: float = Field(default=600, ge=1, le=86_400, description="How long a claim on a version holds.")
+    ledger: str = Field(
+        default=".eval-orchestrator/watch.sqlite", description="The SQLite ledger (shared by watchers)."
+    )
+    executor: Literal["local", "determined"] = Field(default="local", description="Where evals run.")
+
+    @field_validator("collections")
+    @classmethod
+    def _refs_parse(cls, value: list[str]) -> list[str]:
+        for text in value:
+            parse_ref(text)  # raises RefError with its own one-line message
+        return value
+
+    @field_validator("baseline", "promote")
+    @classmethod
+    def _alias(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_ref(f"local-registry/x:{value}")  # the alias grammar
+        return value

@@ -1,0 +1,95 @@
+"""What a watched collection holds now: one listing per collection per poll.
+
+Local registry: its index (one read of the collection's versions and aliases). W&B: the watched
+alias (``latest`` for "every new version") resolved once per poll through the SDK, so a poll
+costs one artifact lookup; versions registered and overtaken between two polls are not seen
+(poll more often than versions land, or use the webhook).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from eval_orchestrator.config import StoreConfig
+from eval_orchestrator.refs import DEFAULT_ALIAS, VERSION_PATTERN, CheckpointRef, format_ref, parse_ref
+
+if TYPE_CHECKING:
+    from eval_orchestrator.orchestrate import Registries
+
+
+@dataclass(frozen=True)
+class Watched:
+    """One entry of ``watch.collections``."""
+
+    text: str
+    ref: CheckpointRef
+    alias: str | None  # set: follow this alias; None: every new version
+
+    @classmethod
+    def parse(cls, text: str) -> Watched:
+        ref = parse_ref(text)
+        return cls(text, ref, ref.alias if ":" in text else None)
+
+    @property
+    def collection(self) -> str:
+        """The collection's reference without an alias: the ledger's key for it."""
+        return format_ref(self.ref).rsplit(":", 1)[0]
+
+    def covers(self, ref: CheckpointRef) -> bool:
+        return (ref.backend, ref.collection, ref.project, ref.entity) == (
+            self.ref.backend,
+            self.ref.collection,
+            self.ref.project,
+            self.ref.entity,
+        )
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A version a listing found."""
+
+    registry: str  # "local" or "wandb"
+    collection: str
+    version: str
+    number: int
+    digest: str
+    ref: str  # pinned to the version
+    aliases: tuple[str, ...]
+
+
+def _number(version: str) -> int:
+    match = VERSION_PATTERN.match(version)
+    return int(match.group(1)) if match else -1
+
+
+def list_versions(watched: Watched, store: StoreConfig, registries: Registries | None = None) -> list[Seen]:
+    """The versions the watched entry stands for now: all of them, or the one its alias names.
+
+    Pass the watcher's ``registries`` to keep one W&B API session across polls."""
+    if watched.ref.backend == "local":
+        from eval_orchestrator.orchestrate import local_registry
+
+        rows = local_registry(store).list_versions(watched.ref.collection)
+        seen = [
+            Seen("local", watched.collection, r.version, _number(r.version), r.digest,
+                 format_ref(watched.ref.with_alias(r.version)), tuple(r.aliases))
+            for r in rows
+        ]  # fmt: skip
+        if watched.alias is None:
+            return seen
+        return [s for s in seen if watched.alias in s.aliases]
+    from eval_orchestrator.errors import RegistryError
+    from eval_orchestrator.orchestrate import Registries
+
+    ref = watched.ref.with_alias(watched.alias or DEFAULT_ALIAS)
+    try:
+        resolved = (registries or Registries(store)).for_ref(ref).resolve(ref)
+    except RegistryError as exc:
+        if "not found" in str(exc):
+            return []  # the alias names no version yet
+        raise
+    return [
+        Seen("wandb", watched.collection, resolved.version, _number(resolved.version), resolved.digest,
+             format_ref(resolved.version_ref), tuple(resolved.aliases))
+    ]  # fmt: skip

@@ -1,0 +1,197 @@
+"""`watch` end to end on the local registry, through the real CLI: each version evaluated exactly
+once, compared with the baseline, promoted or held; crash-safe under kill -9; two watchers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from eval_orchestrator.watch.ledger import Ledger
+
+SKILL = Path(__file__).parent / "fixtures" / "skill_tasks.py"
+CLI = [sys.executable, "-m", "eval_orchestrator.cli"]
+
+
+def write_plan(root: Path, **watch: object) -> Path:
+    settings = {
+        "collections": ["local-registry/tiny"],
+        "baseline": "prod",
+        "promote": "staging",
+        "ledger": str(root / "ledger.sqlite"),
+        "interval": 1,
+        "backoff_seconds": 0,
+        **watch,
+    }
+    plan = {
+        "tasks": [{"spec": f"{SKILL}@skill"}],
+        "model": {"name": "mockllm/{path}", "args": {}},
+        "inspect": {"log_dir": str(root / "logs"), "display": "none"},
+        "wandb": {"mode": "offline", "project": "evals"},
+        "watch": settings,
+    }
+    path = root / "plan.yaml"
+    path.write_text(json.dumps(plan))  # JSON is YAML
+    return path
+
+
+def register(root: Path, skill: int, *aliases: str) -> None:
+    source = root / f"ckpt-{skill}-{len(list(root.glob('ckpt-*')))}"
+    source.mkdir()
+    (source / "skill.txt").write_text(str(skill))
+    alias_args = [arg for alias in aliases for arg in ("--alias", alias)]
+    done = subprocess.run([*CLI, "registry", "add", str(source), "--name", "tiny", *alias_args], capture_output=True)
+    assert done.returncode == 0, done.stderr
+
+
+def watch_once(plan: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    return subprocess.run(
+        [*CLI, "watch", "--config", str(plan), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def aliases(root: Path) -> dict[str, str]:
+    listed = subprocess.run([*CLI, "registry", "ls", "tiny", "--json"], capture_output=True, text=True).stdout
+    return {alias: row["version"] for row in json.loads(listed) for alias in row["aliases"]}
+
+
+def eval_logs(root: Path) -> dict[str, int]:
+    return {d.name.split("-")[0]: len(list(d.glob("*.eval"))) for d in (root / "logs" / "tiny").iterdir()}
+
+
+def test_every_version_once_the_better_promoted_the_worse_held(isolated_env: Path) -> None:
+    plan = write_plan(isolated_env)
+    register(isolated_env, 10, "prod")
+    first = watch_once(plan)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "baseline: local-registry/tiny:v0" in first.stderr
+
+    register(isolated_env, 16)  # v1: better
+    register(isolated_env, 4)  # v2: worse
+    second = watch_once(plan)
+    assert second.returncode == 3, second.stderr[-3000:]
+    assert "promoted: local-registry/tiny:v1" in second.stderr and "held: local-registry/tiny:v2" in second.stderr
+    assert second.stderr.count("evaluating local-registry/tiny:v") == 2  # v0 was not evaluated again
+    assert "error: held by the gate: local-registry/tiny:v2" in second.stderr
+    assert aliases(isolated_env)["staging"] == "v1" and aliases(isolated_env)["prod"] == "v0"
+    assert eval_logs(isolated_env) == {"v0": 1, "v1": 1, "v2": 1}
+    entries = {e.version: e for e in Ledger(isolated_env / "ledger.sqlite").entries()}
+    assert {v: e.state for v, e in entries.items()} == {"v0": "baseline", "v1": "promoted", "v2": "held"}
+    assert "regressed against v0: skill/includes (worse" in (entries["v2"].decision or "")
+
+    runs_before = sorted((isolated_env / "wb" / "wandb").glob("offline-run-*"))
+    third = watch_once(plan)
+    assert third.returncode == 0 and "nothing new" in third.stderr, third.stderr[-3000:]
+    assert sorted((isolated_env / "wb" / "wandb").glob("offline-run-*")) == runs_before  # no new run
+    assert eval_logs(isolated_env) == {"v0": 1, "v1": 1, "v2": 1}
+
+
+def test_no_baseline_is_held_unless_allow_first(isolated_env: Path) -> None:
+    register(isolated_env, 10)
+    held = watch_once(write_plan(isolated_env))
+    assert held.returncode == 3 and "no baseline (prod) to compare with; allow_first is off" in held.stderr
+    register(isolated_env, 12)
+    allowed = watch_once(write_plan(isolated_env, allow_first=True))
+    assert allowed.returncode == 0, allowed.stderr[-3000:]
+    assert "promoted: local-registry/tiny:v1" in allowed.stderr and aliases(isolated_env)["staging"] == "v1"
+
+
+@pytest.mark.parametrize("state", ["evaluating", "evaluated", "compared", "promoting"])
+def test_a_watcher_killed_at_each_state_resumes_without_doing_anything_twice(isolated_env: Path, state: str) -> None:
+    plan = write_plan(isolated_env)
+    register(isolated_env, 10, "prod")
+    assert watch_once(plan).returncode == 0
+    register(isolated_env, 16)
+    killed = watch_once(plan, {"EVAL_ORCHESTRATOR_TEST_KILL_AT": state})
+    assert killed.returncode == -9, killed.stderr[-3000:]  # a real kill -9, at that state
+    resumed = watch_once(plan)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "promoted: local-registry/tiny:v1" in resumed.stderr
+    assert aliases(isolated_env)["staging"] == "v1"
+    assert eval_logs(isolated_env)["v1"] == 1  # eval_set reused what was done: one log
+    [v1] = [e for e in Ledger(isolated_env / "ledger.sqlite").entries() if e.version == "v1"]
+    assert v1.state == "promoted" and v1.claimed_by is None
+    assert watch_once(plan).returncode == 0  # and then nothing is left to do
+
+
+def test_two_watchers_on_one_ledger_never_run_the_same_version(isolated_env: Path) -> None:
+    import os
+
+    plan = write_plan(isolated_env, start="all")
+    register(isolated_env, 10, "prod")
+    for skill in (12, 14, 16):
+        register(isolated_env, skill)
+    args = [*CLI, "watch", "--config", str(plan), "--once"]
+    both = [subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=dict(os.environ)) for _ in range(2)]
+    errs = [proc.communicate(timeout=300)[1] for proc in both]
+    assert all(proc.returncode in (0, 3) for proc in both), [(p.returncode, e[-1500:]) for p, e in zip(both, errs)]
+    started = [line for err in errs for line in err.splitlines() if line.startswith("evaluating ")]
+    assert sorted(started) == sorted(set(started)) and len(started) == 4, started  # v0..v3, each once
+    assert eval_logs(isolated_env) == {"v0": 1, "v1": 1, "v2": 1, "v3": 1}
+    states = {e.version: e.state for e in Ledger(isolated_env / "ledger.sqlite").entries()}
+    assert states == {"v0": "baseline", "v1": "promoted", "v2": "promoted", "v3": "promoted"}
+
+
+def test_webhook_queues_a_version_into_the_same_ledger(isolated_env: Path) -> None:
+    """W&B Automations' POSTs: bad token 401, malformed 400, oversized 413, outside 422, good 202."""
+    import os
+    import signal
+    import socket
+    import time
+
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    plan = write_plan(isolated_env, interval=3600, start="now")  # only the webhook brings versions in
+    register(isolated_env, 10, "prod")
+    env = {**os.environ, "EVAL_ORCHESTRATOR_WEBHOOK_TOKEN": "s3cret-token"}
+    args = [*CLI, "watch", "--config", str(plan), "--listen", f"127.0.0.1:{port}", "--log-format", "json"]
+    watcher = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if requests.get(f"{url}/healthz", timeout=1).json() == {"ok": True}:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        good = {"Authorization": "Bearer s3cret-token"}
+        payload = {"event_type": "LINK_ARTIFACT", "artifact_version_string": "local-registry/tiny:v1"}
+        assert requests.post(f"{url}/webhook", json=payload, timeout=10).status_code == 401
+        assert (
+            requests.post(f"{url}/webhook", json=payload, headers={"Authorization": "Bearer nope"}).status_code == 401
+        )
+        assert requests.post(f"{url}/webhook", data=b"{not json", headers=good).status_code == 400
+        assert requests.post(f"{url}/webhook", json={"event_type": "x"}, headers=good).status_code == 400
+        assert requests.post(f"{url}/webhook", data=b"x" * 70_000, headers=good).status_code == 413
+        outside = {**payload, "artifact_version_string": "local-registry/other:v0"}
+        assert requests.post(f"{url}/webhook", json=outside, headers=good).status_code == 422
+        assert not Ledger(isolated_env / "ledger.sqlite").entries()  # nothing queued so far
+
+        register(isolated_env, 16)  # v1 lands; W&B's automation would call now
+        accepted = requests.post(f"{url}/webhook", json=payload, headers=good, timeout=30)
+        assert accepted.status_code == 202 and accepted.json()["queued"] == "local-registry/tiny:v1"
+        for _ in range(600):
+            states = {e["version"]: e["state"] for e in requests.get(f"{url}/status", timeout=5).json()["entries"]}
+            if states.get("v1") == "promoted":
+                break
+            time.sleep(0.1)
+        assert states == {"v0": "baseline", "v1": "promoted"}, states
+    finally:
+        watcher.send_signal(signal.SIGTERM)
+        _, err = watcher.communicate(timeout=60)
+    assert watcher.returncode == 143, err[-3000:]
+    lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(line["message"].startswith("promoted: local-registry/tiny:v1") for line in lines)
+    assert aliases(isolated_env)["staging"] == "v1"

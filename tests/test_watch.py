@@ -133,7 +133,8 @@ def test_two_watchers_on_one_ledger_never_run_the_same_version(isolated_env: Pat
     args = [*CLI, "watch", "--config", str(plan), "--once"]
     both = [subprocess.Popen(args, stderr=subprocess.PIPE, text=True, env=dict(os.environ)) for _ in range(2)]
     errs = [proc.communicate(timeout=300)[1] for proc in both]
-    assert all(proc.returncode in (0, 3) for proc in both), [(p.returncode, e[-1500:]) for p, e in zip(both, errs)]
+    codes = [proc.returncode for proc in both]
+    assert all(code in (0, 3) for code in codes), [(code, err[-1500:]) for code, err in zip(codes, errs, strict=True)]
     started = [line for err in errs for line in err.splitlines() if line.startswith("evaluating ")]
     assert sorted(started) == sorted(set(started)) and len(started) == 4, started  # v0..v3, each once
     assert eval_logs(isolated_env) == {"v0": 1, "v1": 1, "v2": 1, "v3": 1}

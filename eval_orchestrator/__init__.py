@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from eval_orchestrator.comparison.compare import CompareOptions, compare
     from eval_orchestrator.comparison.model import ComparisonReport, MetricComparison
     from eval_orchestrator.comparison.report import CollectionReport, collection_report
-    from eval_orchestrator.config import RunConfig, build_config
+    from eval_orchestrator.config import build_config
     from eval_orchestrator.errors import (
         ConfigError,
         EvalFailed,
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from eval_orchestrator.job import Job, TrackingSettings
     from eval_orchestrator.orchestrate import JobOutcome, RunReport, execute, release, resolve, run
     from eval_orchestrator.plan import Plan, PlannedVersion, build_plan
+    from eval_orchestrator.run_config import RunConfig
 
 __all__ = [
     "CollectionReport",

@@ -1,4 +1,4 @@
-"""The run config: pydantic models, YAML loading, and one precedence order.
+"""Loading the run config (its schema is ``run_config.py``): YAML, environment, flags, one order.
 
 Precedence, highest first: CLI flag > environment (process, then ``.env``) > YAML file > default.
 Every validation problem becomes one line naming the key path and the fix (ConfigError, exit 2).
@@ -7,176 +7,14 @@ Every validation problem becomes one line naming the key path and the fix (Confi
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ValidationError
 
 from eval_orchestrator.errors import ConfigError
-from eval_orchestrator.refs import parse_ref
-from eval_orchestrator.watch.settings import WatchConfig
-
-WandbMode = Literal["auto", "online", "offline", "disabled"]
-
-
-class _Strict(BaseModel):
-    # Unknown keys are errors: a typo must not silently fall back to a default.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class TaskConfig(_Strict):
-    """One Inspect task and the args it runs with; the grouping fields are logged to W&B."""
-
-    spec: str = Field(description="Inspect task spec: 'file.py@task', 'file.py', or 'pkg/task'.")
-    args: dict[str, Any] = Field(default_factory=dict, description="Task args, as Inspect's -T key=value.")
-    language: str | None = Field(default=None, description="Language of the task's data, for grouping.")
-    fewshot: int | None = Field(default=None, ge=0, description="Number of few-shot examples, for grouping.")
-    num_samples: int | None = Field(
-        default=None, ge=1, description="Samples to evaluate for this task (overrides inspect.limit)."
-    )
-
-    @field_validator("spec")
-    @classmethod
-    def _spec_not_empty(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must name an Inspect task, e.g. 'tasks/demo.py@demo'")
-        return value.strip()
-
-
-class InspectOptions(_Strict):
-    """Options passed through to ``inspect_ai.eval_set``."""
-
-    limit: int | None = Field(default=None, ge=1, description="Samples per task (all when unset).")
-    epochs: int = Field(default=1, ge=1, description="Epochs per sample.")
-    max_tasks: int | None = Field(default=None, ge=1, description="Tasks run in parallel.")
-    max_samples: int | None = Field(default=None, ge=1, description="Samples run in parallel per task.")
-    log_dir: str = Field(default="logs", description="Root of Inspect logs; one subfolder per checkpoint version.")
-    display: Literal["full", "conversation", "rich", "plain", "log", "none"] | None = Field(
-        default=None, description="Inspect display: full, conversation, rich, plain, log, none."
-    )
-    retry_attempts: int = Field(default=0, ge=0, description="eval_set retries of a failed task.")
-    fail_on_error: bool | float | None = Field(
-        default=None, description="Inspect's fail_on_error (a bool or the tolerated error fraction)."
-    )
-
-
-class ModelConfig(_Strict):
-    """How a checkpoint directory becomes an Inspect model.
-
-    ``name`` and string values in ``args`` are templates over {path}, {collection}, {version},
-    {digest}: ``hf/{collection}-{version}`` with ``model_path: {path}`` (the default), or
-    ``vllm/{path}``.
-    """
-
-    name: str = Field(default="hf/{collection}-{version}", description="Inspect model spec template.")
-    args: dict[str, Any] = Field(
-        default_factory=lambda: {"model_path": "{path}", "do_sample": False},
-        description="Inspect model args (-M), templated.",
-    )
-    generate: dict[str, Any] = Field(
-        default_factory=dict, description="Inspect GenerateConfig fields, e.g. max_tokens, do_sample."
-    )
-
-
-class WandbConfig(_Strict):
-    project: str | None = Field(default=None, description="W&B project for eval runs (WANDB_PROJECT).")
-    entity: str | None = Field(default=None, description="W&B entity (WANDB_ENTITY); the default one when unset.")
-    mode: WandbMode = Field(
-        default="auto", description="auto: online with WANDB_API_KEY, else offline. Also WANDB_MODE."
-    )
-    tags: list[str] = Field(default_factory=list, description="Extra tags on every run.")
-    config: dict[str, Any] = Field(
-        default_factory=dict, description="Extra keys in every run's config (e.g. the Determined trial's ids)."
-    )
-    init_timeout: float = Field(
-        default=30, gt=0, description="Seconds wandb.init may take online before the run falls back to offline."
-    )
-    finish_timeout: float = Field(
-        default=120,
-        gt=0,
-        description="Seconds a finishing run waits for uploads; past it the data stays on disk for `sync`.",
-    )
-    link_results: str | None = Field(
-        default=None,
-        description="Registry collection each results artifact is linked into, e.g. wandb-registry-evals/results.",
-    )
-    dir: str | None = Field(default=None, description="Where wandb writes run files (WANDB_DIR).")
-
-
-class HubConfig(_Strict):
-    """Hugging Face Hub copy of each job's results (token from HF_TOKEN, host from HF_ENDPOINT)."""
-
-    upload_repo: str | None = Field(
-        default=None,
-        description="Dataset repo ORG/NAME each job's results folder is committed to (created if missing).",
-    )
-    upload_dir: str = Field(
-        default="eval-results",
-        description="Folder in that repo; each job goes to <dir>/<collection>/<vN>/<task>-<key>.",
-    )
-
-    @field_validator("upload_repo")
-    @classmethod
-    def _repo_id(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"[\w.-]+/[\w.-]+", value):
-            raise ValueError("must be ORG/NAME, e.g. my-team/eval-results")
-        return value
-
-
-class StoreConfig(_Strict):
-    artifact_dir: str | None = Field(
-        default=None, description="Checkpoint store root (WANDB_ARTIFACT_DIR); the user cache dir when unset."
-    )
-    registry: str | None = Field(
-        default=None, description="Local registry root (EVAL_ORCHESTRATOR_REGISTRY); the user data dir when unset."
-    )
-    verify: bool = Field(default=False, description="Re-hash every stored file before use (slow, thorough).")
-    workers: int = Field(
-        default=8, ge=1, le=64, description="Parallel transfers: files, and ranges of large S3 objects."
-    )
-    part_size_mb: int = Field(
-        default=64, ge=1, le=4096, description="Size of the ranged requests a large S3 object is split into (MiB)."
-    )
-    retries: int = Field(
-        default=8, ge=1, le=50, description="Attempts per S3 request before a download fails (backoff in between)."
-    )
-    cache_skip: bool = Field(
-        default=False,
-        description="WANDB_CACHE_SKIP: do not keep checkpoints; each is removed when the run that fetched it ends.",
-    )
-    wait_timeout: float = Field(
-        default=3600,
-        ge=0,
-        description="WANDB_ARTIFACT_WAIT_TIMEOUT_SEC: how long to wait for '<name>:<alias>' while only an "
-        "incomplete '<alias>-local' exists.",
-    )
-    poll_interval: float = Field(
-        default=15, gt=0, description="Seconds between checks while waiting for an upload to finish."
-    )
-
-
-class RunConfig(_Strict):
-    """Everything one ``eval-orchestrator run`` needs."""
-
-    checkpoints: list[str] = Field(min_length=1, description="Checkpoint references to evaluate.")
-    tasks: list[TaskConfig] = Field(min_length=1, description="Inspect tasks run on every checkpoint.")
-    inspect: InspectOptions = Field(default_factory=InspectOptions)
-    model: ModelConfig = Field(default_factory=ModelConfig)
-    hooks: list[str] = Field(default_factory=list, description="Extra Inspect hooks that must be installed.")
-    wandb: WandbConfig = Field(default_factory=WandbConfig)
-    hub: HubConfig = Field(default_factory=HubConfig)
-    store: StoreConfig = Field(default_factory=StoreConfig)
-    watch: WatchConfig | None = Field(default=None, description="`eval-orchestrator watch`: what to watch and gate.")
-
-    @field_validator("checkpoints")
-    @classmethod
-    def _refs_parse(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_ref(text)  # raises RefError with its own one-line message
-        return value
-
+from eval_orchestrator.run_config import RunConfig, StoreConfig, WandbConfig
 
 # Environment variables and the config key each one sets.
 ENV_KEYS: dict[str, tuple[str, ...]] = {

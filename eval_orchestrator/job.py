@@ -15,8 +15,8 @@ from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
-from eval_orchestrator.config import HubConfig, RunConfig, WandbConfig
 from eval_orchestrator.errors import SpoolError
+from eval_orchestrator.run_config import HubConfig, RunConfig, WandbConfig
 
 METADATA_KEY = "eval_orchestrator"
 DEFAULT_PROJECT = "eval-orchestrator"

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval_orchestrator.config import RunConfig, StoreConfig, build_store_config
+from eval_orchestrator.config import build_store_config
 from eval_orchestrator.job import EvalMetadata, Job, TrackingSettings
 from eval_orchestrator.paths import default_registry_root, default_store_root
 from eval_orchestrator.plan import Plan, build_plan
@@ -19,6 +19,7 @@ from eval_orchestrator.progress import TransferProgress
 from eval_orchestrator.refs import CheckpointRef, parse_ref
 from eval_orchestrator.registry.base import Registry
 from eval_orchestrator.registry.local import LocalRegistry
+from eval_orchestrator.run_config import RunConfig, StoreConfig
 from eval_orchestrator.spool import LineageRecord, Spool
 from eval_orchestrator.store.checkpoint_store import CheckpointStore, Materialized
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval_orchestrator.config import InspectOptions, RunConfig, TaskConfig
 from eval_orchestrator.job import Job, TrackingSettings
+from eval_orchestrator.run_config import InspectOptions, RunConfig, TaskConfig
 from eval_orchestrator.store.checkpoint_store import Materialized
 from eval_orchestrator.task_loader import LoadedTask
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from eval_orchestrator.config import TaskConfig
 from eval_orchestrator.errors import UserError
+from eval_orchestrator.run_config import TaskConfig
 
 
 @dataclass(frozen=True)

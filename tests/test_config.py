@@ -2,8 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from eval_orchestrator.config import RunConfig, build_config, build_store_config, json_schema
+from eval_orchestrator.config import build_config, build_store_config, json_schema
 from eval_orchestrator.errors import ConfigError, RefError
+from eval_orchestrator.run_config import RunConfig
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -90,3 +91,33 @@ def test_cache_controls_from_env_with_flags_winning() -> None:
     assert (store.cache_skip, store.wait_timeout) == (False, 0)
     with pytest.raises(ConfigError, match=r"invalid value for 'wait_timeout' \(got 'soon'\)"):
         build_store_config(environ={"WANDB_ARTIFACT_WAIT_TIMEOUT_SEC": "soon"})
+
+
+def test_yaml_shorthand_for_tasks_and_checkpoints(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "checkpoints: [local-registry/tiny:v0, {ref: local-registry/tiny:v1}]\n"
+        "tasks: [tasks/a.py@a, inspect_evals/gsm8k, {spec: tasks/b.py@b, args: {n: 2}}]\n"
+    )
+    built = build_config(config)
+    assert built.checkpoints == ["local-registry/tiny:v0", "local-registry/tiny:v1"]
+    assert [(t.spec, t.args) for t in built.tasks] == [
+        ("tasks/a.py@a", {}),
+        ("inspect_evals/gsm8k", {}),
+        ("tasks/b.py@b", {"n": 2}),
+    ]
+
+
+def test_model_args_from_flags_add_to_the_config_and_templates_stay_strings() -> None:
+    from eval_orchestrator.cli.common import kv_pairs
+    from eval_orchestrator.cli.run import with_model_args
+
+    assert kv_pairs(("model_path={path}", "n=3", "opts={a: 1}"), "-M") == {
+        "model_path": "{path}",  # our template, not a YAML mapping
+        "n": 3,
+        "opts": {"a": 1},  # a real mapping still parses
+    }
+    base = build_config(None, {"checkpoints": ["local-registry/tiny:v0"], "tasks": [{"spec": "t.py@t"}]})
+    added = with_model_args(base, ("device=cpu",))
+    assert added.model.args == {"model_path": "{path}", "do_sample": False, "device": "cpu"}  # defaults kept
+    assert with_model_args(base, ("do_sample=true",)).model.args["do_sample"] is True  # and overridable

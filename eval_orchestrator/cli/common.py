@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import click
+
+TEMPLATE = re.compile(r"\{(path|collection|version|digest)\}")
 
 
 def kv_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
@@ -19,9 +22,11 @@ def kv_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
         if not sep or not key:
             raise UserError(f"{flag} {pair!r} is not key=value; write e.g. {flag} digits=2")
         try:
-            out[key.strip()] = yaml.safe_load(value)
+            parsed = yaml.safe_load(value)
         except yaml.YAMLError:
-            out[key.strip()] = value
+            parsed = value
+        # '{path}' is a template of ours, not a YAML mapping: a value that is one stays a string.
+        out[key.strip()] = value if isinstance(parsed, dict | list) and TEMPLATE.search(value) else parsed
     return out
 
 

@@ -13,6 +13,7 @@ from eval_orchestrator.cli.common import kv_pairs, store_options
 
 if TYPE_CHECKING:
     from eval_orchestrator.orchestrate import JobOutcome, RunReport
+    from eval_orchestrator.run_config import RunConfig
 
 
 @click.command()
@@ -82,7 +83,6 @@ def run(
             ("inspect", "log_dir"): log_dir,
             ("inspect", "display"): display,
             ("model", "name"): model_name,
-            ("model", "args"): kv_pairs(model_args, "-M") or None,
             ("wandb", "project"): wandb_project,
             ("wandb", "entity"): wandb_entity,
             ("wandb", "mode"): wandb_mode,
@@ -100,6 +100,7 @@ def run(
 
         raise UserError("-T applies to --task specs; give --task, or put args under tasks[].args in the config")
     config = build_config(config_file, flags)
+    config = with_model_args(config, model_args)
     # Inspect and wandb print progress on stdout; keep stdout for our table or JSON alone.
     from eval_orchestrator.progress import RichTransferProgress
 
@@ -112,6 +113,14 @@ def run(
     if not report.ok:
         problems = [f"{o.job.label} ({o.status})" for o in report.failed] + report.tracker_errors
         raise EvalFailed(f"{len(problems)} problem(s): " + "; ".join(problems))
+
+
+def with_model_args(config: RunConfig, pairs: tuple[str, ...]) -> RunConfig:
+    """As in `inspect eval`, -M adds to the model args (the config's, or the defaults)."""
+    if not pairs:
+        return config
+    merged = {**config.model.args, **kv_pairs(pairs, "-M")}
+    return config.model_copy(update={"model": config.model.model_copy(update={"args": merged})})
 
 
 def _outcome_json(outcome: JobOutcome) -> dict[str, Any]:
@@ -163,8 +172,9 @@ def resolve(
 ) -> None:
     """Resolve REF to one version and materialise it in the checkpoint store."""
     from eval_orchestrator import orchestrate
-    from eval_orchestrator.config import StoreConfig, build_store_config
+    from eval_orchestrator.config import build_store_config
     from eval_orchestrator.progress import RichTransferProgress
+    from eval_orchestrator.run_config import StoreConfig
 
     store: StoreConfig = build_store_config(
         {

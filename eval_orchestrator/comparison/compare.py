@@ -18,9 +18,10 @@ from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.comparison import stats
 from eval_orchestrator.comparison.model import ComparisonReport, MetricComparison, Side, VersionRef
 from eval_orchestrator.comparison.scores import TaskScores, latest_logs, read_task_scores
-from eval_orchestrator.config import StoreConfig, build_store_config
+from eval_orchestrator.config import build_store_config
 from eval_orchestrator.errors import UserError
 from eval_orchestrator.plan import log_dir_for
+from eval_orchestrator.run_config import StoreConfig
 
 Notify = Callable[[str], None]
 

@@ -12,10 +12,10 @@ import itertools
 from collections.abc import Mapping
 from typing import Any
 
-from eval_orchestrator.config import RunConfig, TaskConfig
 from eval_orchestrator.det.hparams import config_from_hparams
 from eval_orchestrator.errors import ConfigError
 from eval_orchestrator.redact import secret_path
+from eval_orchestrator.run_config import RunConfig, TaskConfig
 
 ENTRYPOINT = "eval-orchestrator determined run"
 SEARCHER_METRIC = "score"

@@ -12,8 +12,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from eval_orchestrator.config import RunConfig, build_config, merge
+from eval_orchestrator.config import build_config, merge
 from eval_orchestrator.errors import ConfigError
+from eval_orchestrator.run_config import RunConfig
 
 SECTIONS = ("checkpoints", "tasks", "inspect", "model", "hooks", "wandb", "store")
 SHORTHANDS = ("checkpoint", "llm_name", "wandb_project", "wandb_entity", "task_args", "experiment_name")

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eval_orchestrator import interrupts
-from eval_orchestrator.config import RunConfig
 from eval_orchestrator.det.hparams import config_from_hparams, plain_hparams
 from eval_orchestrator.errors import ConfigError
+from eval_orchestrator.run_config import RunConfig
 
 if TYPE_CHECKING:
     from eval_orchestrator.orchestrate import RunReport

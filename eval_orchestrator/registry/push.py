@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eval_orchestrator.checkpoint import ResolvedCheckpoint
-from eval_orchestrator.config import StoreConfig
 from eval_orchestrator.errors import RegistryError, UserError
 from eval_orchestrator.refs import LEGACY_REGISTRY_PROJECT, CheckpointRef, format_ref, parse_ref
 from eval_orchestrator.registry.local import LocalRegistry
 from eval_orchestrator.registry.wandb_registry import WandbRegistry
+from eval_orchestrator.run_config import StoreConfig
 from eval_orchestrator.wandb_api import first_line, sdk_settings
 
 if TYPE_CHECKING:

@@ -22,10 +22,10 @@ from urllib.parse import urlparse
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from eval_orchestrator.checkpoint import Manifest, ManifestEntry, ResolvedCheckpoint
-from eval_orchestrator.config import StoreConfig
 from eval_orchestrator.errors import RegistryError, StoreError, Unavailable
 from eval_orchestrator.local_files import first_mismatch, in_place_root, iter_reference
 from eval_orchestrator.refs import CheckpointRef, format_ref
+from eval_orchestrator.run_config import StoreConfig
 from eval_orchestrator.wandb_api import check_reachable, wandb_errors
 
 if TYPE_CHECKING:

@@ -18,11 +18,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from eval_orchestrator.comparison.model import ComparisonReport
-from eval_orchestrator.config import RunConfig
 from eval_orchestrator.errors import RegistryError, Unavailable
 from eval_orchestrator.job import canonical_json
 from eval_orchestrator.plan import log_dir_for
 from eval_orchestrator.refs import parse_ref
+from eval_orchestrator.run_config import RunConfig
 from eval_orchestrator.watch.ledger import TERMINAL, Entry, Ledger
 from eval_orchestrator.watch.settings import WatchConfig
 

@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from eval_orchestrator.config import RunConfig
 from eval_orchestrator.errors import ConfigError
+from eval_orchestrator.run_config import RunConfig
 from eval_orchestrator.watch.decide import Pipeline
 from eval_orchestrator.watch.ledger import Entry, Ledger, new_owner
 from eval_orchestrator.watch.settings import WatchConfig

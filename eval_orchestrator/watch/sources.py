@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from eval_orchestrator.config import StoreConfig
 from eval_orchestrator.refs import DEFAULT_ALIAS, VERSION_PATTERN, CheckpointRef, format_ref, parse_ref
+from eval_orchestrator.run_config import StoreConfig
 
 if TYPE_CHECKING:
     from eval_orchestrator.orchestrate import Registries

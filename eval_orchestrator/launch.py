@@ -43,7 +43,7 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
-    from inspect_ai import eval_set, task_with
+    from inspect_ai import Epochs, eval_set, task_with
 
     from eval_orchestrator.tracking.hook import required_hook_names
 
@@ -64,8 +64,14 @@ def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
             log_dir=str(version.log_dir),
             model=version.model,
             model_args=dict(version.model_args),
+            model_roles=dict(version.model_roles) or None,
             limit=opts.limit,
-            epochs=opts.epochs,
+            sample_id=opts.sample_id,
+            epochs=Epochs(opts.epochs, opts.epochs_reducer) if opts.epochs_reducer else opts.epochs,
+            time_limit=opts.time_limit,
+            message_limit=opts.message_limit,
+            token_limit=opts.token_limit,
+            log_dir_allow_dirty=opts.log_dir_allow_dirty,
             max_tasks=opts.max_tasks,
             max_samples=opts.max_samples,
             retry_attempts=opts.retry_attempts,

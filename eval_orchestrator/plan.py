@@ -26,6 +26,7 @@ class PlannedVersion:
     log_dir: Path
     model: str
     model_args: Mapping[str, Any]
+    model_roles: Mapping[str, str]  # role -> model spec (graders, judges), templated like the model
     jobs: tuple[Job, ...]  # one per loaded task, in the order the tasks load
 
 
@@ -67,6 +68,7 @@ def build_plan(
                 log_dir=version_log_dir(config, item),
                 model=name,
                 model_args={**args, **(model_args_override or {})},
+                model_roles={role: _template(spec, template_fields(item)) for role, spec in config.model.roles.items()},
                 jobs=tuple(make_job(item, loaded) for loaded in tasks),
             )
         )
@@ -92,15 +94,19 @@ def _template(value: Any, fields: dict[str, str]) -> Any:
     return value
 
 
-def model_spec(config: RunConfig, materialized: Materialized) -> tuple[str, dict[str, Any]]:
-    """The Inspect model name and args for a checkpoint: templates over {path}, {collection}, ..."""
+def template_fields(materialized: Materialized) -> dict[str, str]:
     resolved = materialized.resolved
-    fields = {
+    return {
         "path": str(materialized.path),
         "collection": resolved.collection,
         "version": resolved.version,
         "digest": resolved.digest,
     }
+
+
+def model_spec(config: RunConfig, materialized: Materialized) -> tuple[str, dict[str, Any]]:
+    """The Inspect model name and args for a checkpoint: templates over {path}, {collection}, ..."""
+    fields = template_fields(materialized)
     name: str = _template(config.model.name, fields)
     args: dict[str, Any] = _template(config.model.args, fields)
     return name, args

@@ -55,6 +55,17 @@ class InspectOptions(_Strict):
     fail_on_error: bool | float | None = Field(
         default=None, description="Inspect's fail_on_error (a bool or the tolerated error fraction)."
     )
+    sample_id: list[str] | None = Field(default=None, description="Evaluate only these sample ids (--sample-id).")
+    epochs_reducer: list[str] | None = Field(
+        default=None,
+        description="How epochs reduce to a sample's score: mean, mode, max, median, at_least_N, pass_at_N.",
+    )
+    time_limit: int | None = Field(default=None, ge=1, description="Seconds a sample may take (--time-limit).")
+    message_limit: int | None = Field(default=None, ge=1, description="Messages a sample may use (--message-limit).")
+    token_limit: int | None = Field(default=None, ge=1, description="Tokens a sample may use (--token-limit).")
+    log_dir_allow_dirty: bool = Field(
+        default=False, description="Let eval_set run in a version's log dir holding logs of other tasks."
+    )
 
 
 class ModelConfig(_Strict):
@@ -69,6 +80,10 @@ class ModelConfig(_Strict):
     args: dict[str, Any] = Field(
         default_factory=lambda: {"model_path": "{path}", "do_sample": False},
         description="Inspect model args (-M), templated.",
+    )
+    roles: dict[str, str] = Field(
+        default_factory=dict,
+        description="Model roles (grader, judge, ...): role -> model spec, templated like name (--model-role).",
     )
     generate: dict[str, Any] = Field(
         default_factory=dict, description="Inspect GenerateConfig fields, e.g. max_tokens, do_sample."

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from eval_orchestrator.cli.common import kv_pairs, store_options
+from eval_orchestrator.cli.inspect_flags import inspect_options
 
 if TYPE_CHECKING:
     from eval_orchestrator.orchestrate import JobOutcome, RunReport
@@ -27,7 +28,9 @@ if TYPE_CHECKING:
 @click.option("--max-tasks", type=int, help="Tasks in parallel.")
 @click.option("--log-dir", help="Root of the Inspect logs.")
 @click.option("--model", "model_name", help="Inspect model spec template, e.g. 'hf/{collection}' or 'vllm/{path}'.")
-@click.option("-M", "model_args", multiple=True, help="Model arg key=value (repeatable).")
+@click.option("-M", "model_args", multiple=True, help="Model arg key=value, added to the config's (repeatable).")
+@click.option("--model-role", "model_roles", multiple=True, help="ROLE=SPEC, e.g. grader=openai/gpt-4o (repeatable).")
+@inspect_options
 @click.option("--wandb-project", help="W&B project for the eval runs.")
 @click.option("--wandb-entity", help="W&B entity (team or user).")
 @click.option("--wandb-mode", type=click.Choice(["auto", "online", "offline", "disabled"]), help="W&B mode.")
@@ -53,6 +56,8 @@ def run(
     log_dir: str | None,
     model_name: str | None,
     model_args: tuple[str, ...],
+    model_roles: tuple[str, ...],
+    inspect_flags: dict[tuple[str, ...], Any],
     wandb_project: str | None,
     wandb_entity: str | None,
     wandb_mode: str | None,
@@ -83,6 +88,8 @@ def run(
             ("inspect", "log_dir"): log_dir,
             ("inspect", "display"): display,
             ("model", "name"): model_name,
+            ("model", "roles"): _roles(model_roles) or None,
+            **inspect_flags,
             ("wandb", "project"): wandb_project,
             ("wandb", "entity"): wandb_entity,
             ("wandb", "mode"): wandb_mode,
@@ -113,6 +120,18 @@ def run(
     if not report.ok:
         problems = [f"{o.job.label} ({o.status})" for o in report.failed] + report.tracker_errors
         raise EvalFailed(f"{len(problems)} problem(s): " + "; ".join(problems))
+
+
+def _roles(pairs: tuple[str, ...]) -> dict[str, str]:
+    from eval_orchestrator.errors import UserError
+
+    roles = {}
+    for pair in pairs:
+        role, sep, spec = pair.partition("=")
+        if not sep or not role or not spec:
+            raise UserError(f"--model-role {pair!r} is not ROLE=SPEC; write e.g. --model-role grader=openai/gpt-4o")
+        roles[role.strip()] = spec.strip()
+    return roles
 
 
 def with_model_args(config: RunConfig, pairs: tuple[str, ...]) -> RunConfig:

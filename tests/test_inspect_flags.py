@@ -1,0 +1,48 @@
+"""Inspect's own flags on `run`, checked where Inspect records them: the eval log header."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from inspect_ai.log import read_eval_log
+
+from tests.test_cli import assert_one_line_error, cli
+
+SKILL = Path(__file__).parent / "fixtures" / "skill_tasks.py"
+
+
+def test_generation_limits_samples_epochs_and_roles_reach_inspect(isolated_env: Path) -> None:
+    source = isolated_env / "ckpt"
+    source.mkdir()
+    (source / "skill.txt").write_text("3")
+    assert cli("registry", "add", str(source), "--name", "tiny").returncode == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "eval_orchestrator.cli", "run", "--checkpoint", "local-registry/tiny:v0",
+         "--task", f"{SKILL}@skill", "--model", "mockllm/{path}", "--log-dir", "logs", "--display", "none",
+         "--max-tokens", "7", "--temperature", "0.3", "--top-p", "0.9", "--seed", "42", "--max-connections", "3",
+         "--timeout", "50", "--sample-id", "1,2", "--sample-id", "5", "--epochs", "2", "--epochs-reducer", "max",
+         "--time-limit", "600", "--message-limit", "20", "--token-limit", "10000",
+         "--model-role", "grader=mockllm/{version}", "--json"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    [outcome] = json.loads(done.stdout)
+    header = read_eval_log(outcome["log"], header_only=True)
+    config, generate = header.eval.config, header.plan.config
+    assert (generate.max_tokens, generate.temperature, generate.top_p, generate.seed) == (7, 0.3, 0.9, 42)
+    assert (generate.max_connections, generate.timeout) == (3, 50)
+    assert (config.time_limit, config.message_limit, config.token_limit) == (600, 20, 10000)
+    assert sorted(str(s) for s in config.sample_id) == ["1", "2", "5"] and config.epochs == 2
+    assert config.epochs_reducer == ["max"]
+    assert header.eval.model_roles is not None and header.eval.model_roles["grader"].model == "mockllm/v0"
+    assert header.results is not None and header.results.total_samples == 6  # ids 1, 2, 5 only, 2 epochs each
+
+
+def test_a_bad_model_role_is_one_line() -> None:
+    assert_one_line_error(
+        cli("run", "--checkpoint", "local-registry/x:v0", "--task", "t.py@t", "--model-role", "grader"),
+        "--model-role 'grader' is not ROLE=SPEC",
+    )

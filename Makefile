@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/fetch_s3.py
 	$(BIN)/python benchmarks/hook_overhead.py
 	$(BIN)/python benchmarks/compare.py
+	$(BIN)/python benchmarks/watch_latency.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

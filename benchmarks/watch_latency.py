@@ -50,14 +50,20 @@ def main() -> None:
                   "ledger": str(root / "ledger.sqlite"), "interval": args.interval},
     }))  # fmt: skip
 
-    def register(skill: int, *extra: str) -> None:
+    sys.path.insert(0, str(ROOT))
+    from eval_orchestrator.registry.local import LocalRegistry
+
+    registry = LocalRegistry(root / "registry")
+
+    def register(skill: int, *aliases: str) -> None:
+        # In this process: the version is visible to the watcher the moment add() returns.
         source = root / f"ckpt-{time.monotonic_ns()}"
         source.mkdir()
         (source / "skill.txt").write_text(str(skill))
-        subprocess.run([*CLI, "registry", "add", str(source), "--name", "tiny", *extra], env=env, check=True,
-                       capture_output=True)  # fmt: skip
+        (source / "nonce.txt").write_text(source.name)  # the same bytes again would be the same version
+        registry.add(source, "tiny", list(aliases))
 
-    register(10, "--alias", "prod")
+    register(10, "prod")
     watcher = subprocess.Popen([*CLI, "watch", "--config", str(plan)], env=env, stderr=subprocess.PIPE, text=True)
     lines: queue.Queue[tuple[float, str]] = queue.Queue()
     assert watcher.stderr is not None

@@ -109,9 +109,3 @@ class Watcher:
             self.notify(f"discovered {ref}")
         self.work(report)
         return report
-
-    def run_forever(self, on_cycle: Callable[[CycleReport], None] = lambda _: None) -> None:
-        while True:
-            started = time.monotonic()
-            on_cycle(self.cycle())
-            time.sleep(max(0.0, self.watch.interval - (time.monotonic() - started)))

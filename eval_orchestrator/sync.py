@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eval_orchestrator.errors import Unavailable, UserError
 from eval_orchestrator.refs import parse_ref
@@ -60,20 +61,8 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
     for record in latest.values():
         # An online run W&B stopped taking mid-run gets its missing rows re-logged (below); the
         # others are uploaded whole from their files.
-        if record.needs_upload and not record.history_pending:
-            key = f"run:{record.run_id}:{record.run_dir}"
-            if key in ledger.done:
-                report.already_done += 1
-            elif not Path(record.run_dir).is_dir():
-                notify(f"run {record.run_id}: its files at {record.run_dir} are gone; cannot upload it")
-                report.lost.append(f"upload of run {record.run_id} (its files are gone)")
-                continue
-            elif _wandb_sync(Path(record.run_dir), record.run_id, record.project, record.entity, notify):
-                ledger.add(key)
-                report.runs_uploaded.append(record.run_id)
-            else:
-                report.failed.append(f"upload of run {record.run_id}")
-                continue  # its lineage waits for its upload
+        if record.needs_upload and not record.history_pending and not _upload(record, "run", ledger, report, notify):
+            continue  # its lineage waits for its upload
         # One attempt's spooled steps; records from before attempts had ids use the local run id.
         attempt = record.attempt_id
         steps = {
@@ -111,19 +100,8 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
 
 def _sync_comparison(record: ComparisonRecord, ledger: Ledger, report: SyncReport, notify: Notify) -> None:
     """Upload an offline comparison run, then record the results artifacts it used."""
-    if record.mode == "offline":
-        key = f"run:{record.run_id}:{record.run_dir}"
-        if key in ledger.done:
-            report.already_done += 1
-        elif not Path(record.run_dir).is_dir():
-            report.lost.append(f"upload of comparison run {record.run_id} (its files are gone)")
-            return
-        elif _wandb_sync(Path(record.run_dir), record.run_id, record.project, record.entity, notify):
-            ledger.add(key)
-            report.runs_uploaded.append(record.run_id)
-        else:
-            report.failed.append(f"upload of comparison run {record.run_id}")
-            return
+    if record.mode == "offline" and not _upload(record, "comparison run", ledger, report, notify):
+        return
     todo = [ref for ref in record.uses_pending if f"use:{record.run_id}:{ref}" not in ledger.done]
     report.already_done += len(record.uses_pending) - len(todo)
     if not todo:
@@ -140,11 +118,18 @@ def _sync_comparison(record: ComparisonRecord, ledger: Ledger, report: SyncRepor
 
 
 def _use_artifacts(record: ComparisonRecord, refs: list[str]) -> None:
+    with _resume(record) as run:
+        for ref in refs:
+            run.use_artifact(ref)
+
+
+def _resume(record: LineageRecord | ComparisonRecord) -> Any:
+    """The record's own W&B run, resumed online to add what it missed."""
     import wandb
 
     from eval_orchestrator.wandb_api import sdk_settings
 
-    run = wandb.init(
+    return wandb.init(
         id=record.run_id,
         resume="allow",
         project=record.project,
@@ -153,9 +138,26 @@ def _use_artifacts(record: ComparisonRecord, refs: list[str]) -> None:
         reinit="create_new",
         settings=sdk_settings(x_disable_meta=True),
     )
-    with run:
-        for ref in refs:
-            run.use_artifact(ref)
+
+
+def _upload(
+    record: LineageRecord | ComparisonRecord, what: str, ledger: Ledger, report: SyncReport, notify: Notify
+) -> bool:
+    """Upload a run logged offline from its files, once; False when it could not be (yet)."""
+    key = f"run:{record.run_id}:{record.run_dir}"
+    if key in ledger.done:
+        report.already_done += 1
+        return True
+    if not Path(record.run_dir).is_dir():
+        notify(f"{what} {record.run_id}: its files at {record.run_dir} are gone; cannot upload it")
+        report.lost.append(f"upload of {what} {record.run_id} (its files are gone)")
+        return False
+    if not _wandb_sync(Path(record.run_dir), record.run_id, record.project, record.entity, notify):
+        report.failed.append(f"upload of {what} {record.run_id}")
+        return False
+    ledger.add(key)
+    report.runs_uploaded.append(record.run_id)
+    return True
 
 
 def _wandb_sync(run_dir: Path, run_id: str, project: str | None, entity: str | None, notify: Notify) -> bool:
@@ -174,21 +176,10 @@ def _replay(record: LineageRecord, steps: set[str]) -> None:
     """On the job's own run: log the history rows W&B lacks and the summary ("history"), record that
     it used the model ("use"), log its spooled per-sample table ("table") and results artifact
     ("results"). Each step is safe to repeat: rows W&B has are skipped, artifacts deduplicate."""
-    import wandb
-
     from eval_orchestrator.publish import log_results_artifact
     from eval_orchestrator.tracking.rows import samples_table
-    from eval_orchestrator.wandb_api import sdk_settings
 
-    run = wandb.init(
-        id=record.run_id,
-        resume="allow",
-        project=record.project,
-        entity=record.entity,
-        mode="online",
-        reinit="create_new",
-        settings=sdk_settings(x_disable_meta=True),
-    )
+    run = _resume(record)
     rows = read_history(Path(record.history_pending)) if "history" in steps and record.history_pending else []
     expected = rows[-1].step + 1 if rows else 0  # the history rows W&B must hold afterwards
     with run:

@@ -107,9 +107,10 @@ def main() -> None:
 
     from inspect_ai.log import read_eval_log_sample_summaries
 
-    from eval_orchestrator.comparison.compare import CompareOptions, compare, compare_metric, resolve_version
+    from eval_orchestrator.comparison.compare import CompareOptions, compare, compare_metric
     from eval_orchestrator.comparison.scores import latest_logs, read_task_scores
     from eval_orchestrator.config import build_store_config
+    from eval_orchestrator.orchestrate import resolve_version
 
     options = CompareOptions(log_dir=str(data / "logs"))
     store = build_store_config()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-EXIT_OK = 0
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 

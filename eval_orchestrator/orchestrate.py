@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.config import build_store_config
 from eval_orchestrator.job import EvalMetadata, Job, TrackingSettings
 from eval_orchestrator.paths import default_registry_root, default_store_root
@@ -80,6 +81,14 @@ def resolve(
     return checkpoint_store(settings).fetch(
         resolved, registry.source(resolved), settings.verify, on_bytes, keep=not settings.cache_skip
     )
+
+
+def resolve_version(
+    ref_text: str, store: StoreConfig, notify: Notify = lambda _: None, registries: Registries | None = None
+) -> ResolvedCheckpoint:
+    """The version and digest ``ref_text`` names now, through its registry (no bytes fetched)."""
+    ref = parse_ref(ref_text)
+    return (registries or Registries(store, notify)).for_ref(ref).resolve(ref)
 
 
 def release(items: list[Materialized], store: StoreConfig) -> list[Materialized]:

@@ -62,6 +62,17 @@ def wandb_errors(where: str) -> Iterator[None]:
         raise Unavailable(f"W&B request to {where} failed: {first_line(exc)}") from None
 
 
+def open_api() -> wandb.Api:
+    """An SDK API session: an unreachable WANDB_BASE_URL fails in a second (75), a bad key in one line (2)."""
+    import wandb
+
+    url = os.environ.get("WANDB_BASE_URL")
+    if url:
+        check_reachable(url)
+    with wandb_errors(url or "W&B"):
+        return wandb.Api()
+
+
 def sdk_settings(**fields: Any) -> wandb.Settings:
     """Quiet wandb.Settings for our own runs, with WANDB_BASE_URL read now: wandb fixes its
     process-wide settings at first use, so a later change of the variable would be ignored."""

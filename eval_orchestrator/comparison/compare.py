@@ -48,15 +48,6 @@ class CompareOptions:
             raise UserError(f"--resamples {self.resamples} is out of range; use 100 to 1,000,000 (default 10,000)")
 
 
-def resolve_version(ref_text: str, store: StoreConfig, notify: Notify = lambda _: None) -> ResolvedCheckpoint:
-    """The version and digest ``ref_text`` names now, through its registry (no bytes fetched)."""
-    from eval_orchestrator.orchestrate import Registries
-    from eval_orchestrator.refs import parse_ref
-
-    ref = parse_ref(ref_text)
-    return Registries(store, notify).for_ref(ref).resolve(ref)
-
-
 def _version_ref(resolved: ResolvedCheckpoint) -> VersionRef:
     return VersionRef(ref=str(resolved.version_ref), version=resolved.version, digest=resolved.digest)
 
@@ -82,8 +73,7 @@ def _clusters(ids: list[str], base: TaskScores, cand: TaskScores, key: str, note
     missing = sum(label is None for label in labels)
     if missing:
         notes.append(f"{base.task}: {missing} sample(s) have no metadata {key!r}; each is its own cluster")
-    named = [label if label is not None else f"\0{i}" for label, i in zip(labels, ids, strict=True)]
-    return np.unique(named, return_inverse=True)[1].astype(np.int64)
+    return stats.cluster_codes(labels, ids)
 
 
 def _side(resolved: ResolvedCheckpoint, scores: TaskScores, metric: str, key: str | None) -> Side:
@@ -91,8 +81,7 @@ def _side(resolved: ResolvedCheckpoint, scores: TaskScores, metric: str, key: st
     values = np.fromiter(by_sample.values(), dtype=np.float64, count=len(by_sample))
     clusters = None
     if key is not None and values.size:
-        named = [scores.clusters.get(i, f"\0{i}") for i in by_sample]
-        clusters = np.unique(named, return_inverse=True)[1].astype(np.int64)
+        clusters = stats.cluster_codes([scores.clusters.get(i) for i in by_sample], list(by_sample))
     mean, stderr = stats.mean_stderr(values, clusters)
     return Side(
         ref=str(resolved.version_ref),
@@ -169,8 +158,11 @@ def compare(
     options = options or CompareOptions()
     options.check()
     store = store or build_store_config()
-    base_version = resolve_version(baseline, store, notify)
-    cand_version = resolve_version(candidate, store, notify)
+    from eval_orchestrator.orchestrate import Registries, resolve_version
+
+    registries = Registries(store, notify)  # one W&B session for both sides
+    base_version = resolve_version(baseline, store, notify, registries)
+    cand_version = resolve_version(candidate, store, notify, registries)
     base_logs = find_logs(base_version, options, options.tasks)
     cand_logs = find_logs(cand_version, options, options.tasks)
     notes: list[str] = []

@@ -45,11 +45,7 @@ def forest_plot(report: ComparisonReport, path: str | Path) -> Path:
     ax.set_xlabel(f"candidate - baseline ({100 * (1 - report.alpha):g}% paired bootstrap interval)")
     ax.set_title(f"{report.candidate.ref} vs {report.baseline.version}", fontsize=10)
     ax.margins(x=0.25)
-    fig.tight_layout()
-    out = Path(path)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path)
 
 
 def history_plot(report: CollectionReport, path: str | Path) -> Path:
@@ -66,6 +62,10 @@ def history_plot(report: CollectionReport, path: str | Path) -> Path:
     ax.set_ylabel(f"mean ({100 * (1 - report.alpha):g}% interval)")
     ax.set_title(f"{report.collection}: every evaluated version", fontsize=10)
     ax.legend(fontsize=8)
+    return _save(plt, fig, path)
+
+
+def _save(plt: Any, fig: Any, path: str | Path) -> Path:
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out, dpi=120)

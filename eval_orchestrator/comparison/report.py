@@ -80,8 +80,7 @@ def collection_report(
                 values = np.fromiter(by_sample.values(), dtype=np.float64, count=len(by_sample))
                 labels = None
                 if cluster is not None:
-                    named = [scores.clusters.get(i, f"\0{i}") for i in by_sample]
-                    labels = np.unique(named, return_inverse=True)[1].astype(np.int64)
+                    labels = stats.cluster_codes([scores.clusters.get(i) for i in by_sample], list(by_sample))
                 mean, stderr = stats.mean_stderr(values, labels)
                 ci = stats.percentile_interval(
                     stats.bootstrap_means(values, stats.DEFAULT_RESAMPLES, seed, labels), alpha

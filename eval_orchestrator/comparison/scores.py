@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from eval_orchestrator.job import EvalMetadata
+from eval_orchestrator.publish import task_label as job_task_label
 from eval_orchestrator.score_values import numeric_scores
 
 SUMMARIES = "summaries.json"
@@ -36,10 +37,7 @@ class TaskScores:
 def task_label(header: Any) -> str:
     """The task a log measured: ours carries the job (name + args hash); any other log its task name."""
     meta = EvalMetadata.from_inspect(header.eval.metadata)
-    if meta is None:
-        return str(header.eval.task).rsplit("/", 1)[-1]
-    suffix = meta.job.args_suffix
-    return meta.job.task_name + (f"-{suffix}" if suffix else "")
+    return str(header.eval.task).rsplit("/", 1)[-1] if meta is None else job_task_label(meta.job)
 
 
 def latest_logs(log_dir: Path) -> dict[str, Path]:

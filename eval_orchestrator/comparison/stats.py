@@ -40,6 +40,12 @@ class PairedResult:
     clusters: int | None
 
 
+def cluster_codes(labels: Sequence[str | None], ids: Sequence[str]) -> NDArray[np.int64]:
+    """Integer cluster ids (0..G-1) for per-sample labels; a sample without one is its own cluster."""
+    named = [label if label is not None else f"\0{i}" for label, i in zip(labels, ids, strict=True)]
+    return np.unique(named, return_inverse=True)[1].astype(np.int64)
+
+
 def mean_stderr(values: Array, clusters: NDArray[np.int64] | None = None) -> tuple[float, float]:
     """Mean and its standard error: sd/sqrt(n), or cluster-robust when ``clusters`` labels samples."""
     n = len(values)

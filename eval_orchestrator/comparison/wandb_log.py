@@ -17,6 +17,7 @@ from typing import Any
 from eval_orchestrator.comparison.model import ComparisonReport
 from eval_orchestrator.job import TrackingSettings
 from eval_orchestrator.publish import results_ref
+from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.spool import ComparisonRecord, Spool
 from eval_orchestrator.wandb_api import first_line, outage, sdk_settings
 
@@ -41,7 +42,7 @@ TABLE_COLUMNS = (
 
 
 def _collection(report: ComparisonReport) -> str:
-    return report.candidate.ref.rsplit("/", 1)[-1].split(":", 1)[0]
+    return parse_ref(report.candidate.ref).collection
 
 
 def comparison_run_id(report: ComparisonReport) -> str:

@@ -12,25 +12,21 @@ from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.errors import UserError
 from eval_orchestrator.job import DEFAULT_PROJECT
 from eval_orchestrator.publish import results_ref
-from eval_orchestrator.wandb_api import check_reachable, wandb_errors
+from eval_orchestrator.wandb_api import base_url, open_api, wandb_errors
 
 
 def download_logs(
     resolved: ResolvedCheckpoint, tasks: tuple[str, ...], project: str | None, entity: str | None
 ) -> dict[str, Path]:
     """{task: its Inspect log}, downloaded from the version's results artifacts into a temp dir."""
-    import os
-
     import wandb
 
     if not tasks:
         raise UserError("--from-wandb finds results artifacts by task: name them with --task NAME")
-    base_url = os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
-    check_reachable(base_url)
+    api = open_api()
     target = Path(tempfile.mkdtemp(prefix="eval-orchestrator-results-"))
     found: dict[str, Path] = {}
-    with wandb_errors(base_url):
-        api = wandb.Api()
+    with wandb_errors(base_url()):
         prefix = "/".join(p for p in (entity, project or DEFAULT_PROJECT) if p)
         for task in tasks:
             name = f"{prefix}/{results_ref(resolved.collection, task, resolved.version)}"

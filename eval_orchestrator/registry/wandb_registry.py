@@ -11,7 +11,6 @@ incomplete we poll for ``<name>:<alias>`` up to ``store.wait_timeout`` seconds.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,7 +25,7 @@ from eval_orchestrator.errors import RegistryError, StoreError, Unavailable
 from eval_orchestrator.local_files import first_mismatch, in_place_root, iter_reference
 from eval_orchestrator.refs import CheckpointRef, format_ref
 from eval_orchestrator.run_config import StoreConfig
-from eval_orchestrator.wandb_api import check_reachable, wandb_errors
+from eval_orchestrator.wandb_api import open_api, wandb_errors
 
 if TYPE_CHECKING:
     import requests
@@ -157,13 +156,7 @@ class WandbRegistry:
     def connect(self) -> wandb.Api:
         """The API session, opened on first use; bad keys and unreachable hosts fail here."""
         if self._api_handle is None:
-            import wandb
-
-            base_url = os.environ.get("WANDB_BASE_URL")
-            if base_url:
-                check_reachable(base_url)
-            with wandb_errors(base_url or "W&B"):
-                self._api_handle = wandb.Api()
+            self._api_handle = open_api()
         return self._api_handle
 
     def _lookup(self, ref: CheckpointRef) -> wandb.Artifact | None:

@@ -25,6 +25,7 @@ from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.run_config import RunConfig
 from eval_orchestrator.watch.ledger import TERMINAL, Entry, Ledger
 from eval_orchestrator.watch.settings import WatchConfig
+from eval_orchestrator.watch.sources import version_number
 
 Notify = Callable[[str], None]
 READY = frozenset({"baseline", "promoted", "held", "compared", "evaluated"})  # a baseline with results
@@ -114,7 +115,7 @@ class Pipeline:
 
     def _baseline(self, entry: Entry) -> Entry | None:
         """The baseline version for ``entry`` (evaluated first if its results are missing), or None."""
-        from eval_orchestrator.comparison.compare import resolve_version
+        from eval_orchestrator.orchestrate import resolve_version
 
         if self.watch.baseline is None:
             return None
@@ -126,7 +127,7 @@ class Pipeline:
         key = (entry.registry, entry.collection, resolved.digest, self.plan_hash)
         if resolved.digest == entry.digest:
             return entry
-        number = int(resolved.version[1:]) if resolved.version[1:].isdigit() else -1
+        number = version_number(resolved.version)
         self.ledger.discover(*key[:3], self.plan_hash, resolved.version, number, str(resolved.version_ref), "baseline")
         base = self.ledger.get(key)
         assert base is not None

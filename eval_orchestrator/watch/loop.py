@@ -12,7 +12,7 @@ from eval_orchestrator.run_config import RunConfig
 from eval_orchestrator.watch.decide import Pipeline
 from eval_orchestrator.watch.ledger import Entry, Ledger, new_owner
 from eval_orchestrator.watch.settings import WatchConfig
-from eval_orchestrator.watch.sources import Seen, Watched, list_versions
+from eval_orchestrator.watch.sources import Seen, Watched, list_versions, version_number
 
 Notify = Callable[[str], None]
 
@@ -74,16 +74,16 @@ class Watcher:
 
     def enqueue(self, ref_text: str) -> Entry:
         """A version named from outside (a webhook): checked against the watched collections, recorded."""
-        from eval_orchestrator.comparison.compare import resolve_version
         from eval_orchestrator.errors import UserError
+        from eval_orchestrator.orchestrate import resolve_version
         from eval_orchestrator.refs import parse_ref
 
         ref = parse_ref(ref_text)
         watched = next((w for w in self.watched if w.covers(ref)), None)
         if watched is None:
             raise UserError(f"{ref_text} is not in a watched collection ({', '.join(self.watch.collections)})")
-        resolved = resolve_version(ref_text, self.config.store)
-        number = int(resolved.version[1:]) if resolved.version[1:].isdigit() else -1
+        resolved = resolve_version(ref_text, self.config.store, registries=self.registries)
+        number = version_number(resolved.version)
         key = (ref.backend, watched.collection, resolved.digest, self.pipeline.plan_hash)
         self.ledger.discover(*key[:3], self.pipeline.plan_hash, resolved.version, number, str(resolved.version_ref))
         entry = self.ledger.get(key)

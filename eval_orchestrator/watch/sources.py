@@ -58,7 +58,8 @@ class Seen:
     aliases: tuple[str, ...]
 
 
-def _number(version: str) -> int:
+def version_number(version: str) -> int:
+    """N of 'vN' (the order versions were registered in); -1 for anything else."""
     match = VERSION_PATTERN.match(version)
     return int(match.group(1)) if match else -1
 
@@ -72,7 +73,7 @@ def list_versions(watched: Watched, store: StoreConfig, registries: Registries |
 
         rows = local_registry(store).list_versions(watched.ref.collection)
         seen = [
-            Seen("local", watched.collection, r.version, _number(r.version), r.digest,
+            Seen("local", watched.collection, r.version, version_number(r.version), r.digest,
                  format_ref(watched.ref.with_alias(r.version)), tuple(r.aliases))
             for r in rows
         ]  # fmt: skip
@@ -80,16 +81,16 @@ def list_versions(watched: Watched, store: StoreConfig, registries: Registries |
             return seen
         return [s for s in seen if watched.alias in s.aliases]
     from eval_orchestrator.errors import RegistryError
-    from eval_orchestrator.orchestrate import Registries
+    from eval_orchestrator.orchestrate import resolve_version
 
-    ref = watched.ref.with_alias(watched.alias or DEFAULT_ALIAS)
     try:
-        resolved = (registries or Registries(store)).for_ref(ref).resolve(ref)
+        resolved = resolve_version(format_ref(watched.ref.with_alias(watched.alias or DEFAULT_ALIAS)), store,
+                                   registries=registries)  # fmt: skip
     except RegistryError as exc:
         if "not found" in str(exc):
             return []  # the alias names no version yet
         raise
     return [
-        Seen("wandb", watched.collection, resolved.version, _number(resolved.version), resolved.digest,
+        Seen("wandb", watched.collection, resolved.version, version_number(resolved.version), resolved.digest,
              format_ref(resolved.version_ref), tuple(resolved.aliases))
     ]  # fmt: skip

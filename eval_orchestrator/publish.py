@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from eval_orchestrator.job import Job
-from eval_orchestrator.spool import JobSummary, ResultsFiles
+from eval_orchestrator.spool import DecisionNote, JobSummary, ResultsFiles
 
 RESULTS_TYPE = "eval-results"
 
@@ -90,3 +90,13 @@ def log_results_artifact(run: Any, job: Job, results: ResultsFiles, link_to: str
     if link_to and run.settings.mode == "online":
         run.link_artifact(logged, link_to, aliases=[alias])
     return results_artifact_ref(job)
+
+
+DECISION_KEY = "watch_decision"
+
+
+def add_decision(api: Any, ref: str, note: DecisionNote) -> None:
+    """Put the watcher's decision into a results artifact's metadata (W&B keeps one metadata per version)."""
+    artifact = api.artifact(ref, type=RESULTS_TYPE)
+    artifact.metadata[DECISION_KEY] = note.model_dump(mode="json")
+    artifact.save()

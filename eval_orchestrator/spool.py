@@ -98,8 +98,32 @@ class LineageRecord(FrozenContract):
         return self.attempt or self.local_run_id
 
 
+class NoteRow(FrozenContract):
+    task: str
+    metric: str
+    delta: float | None
+    ci_low: float | None
+    ci_high: float | None
+    verdict: str
+
+
+class DecisionNote(FrozenContract):
+    """The watcher's decision on a version, as it goes into that version's results artifacts' metadata."""
+
+    outcome: str  # promoted | held
+    reason: str
+    version: str
+    digest: str
+    baseline: str | None
+    baseline_digest: str | None
+    promote_alias: str | None
+    comparison_run: str | None = None
+    rows: list[NoteRow] = Field(default_factory=list)
+
+
 class ComparisonRecord(FrozenContract):
-    """A comparison's W&B run, and the results artifacts W&B has not yet recorded it as using."""
+    """A comparison's W&B run, and the results artifacts W&B has not yet recorded it as using
+    (or, for a watcher's decision, not yet been given the decision in their metadata)."""
 
     format: Literal[1] = 1
     run_id: str
@@ -108,6 +132,8 @@ class ComparisonRecord(FrozenContract):
     project: str | None = None
     entity: str | None = None
     uses_pending: list[str] = Field(default_factory=list)  # 'name:alias' of results artifacts
+    decision: DecisionNote | None = None
+    notes_pending: list[str] = Field(default_factory=list)  # 'name:alias' still without the decision
     recorded_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 

@@ -22,7 +22,15 @@ from typing import Any
 
 from eval_orchestrator.errors import Unavailable, UserError
 from eval_orchestrator.refs import parse_ref
-from eval_orchestrator.spool import ComparisonRecord, Ledger, LineageRecord, Spool, read_history, read_table
+from eval_orchestrator.spool import (
+    ComparisonRecord,
+    DecisionNote,
+    Ledger,
+    LineageRecord,
+    Spool,
+    read_history,
+    read_table,
+)
 from eval_orchestrator.wandb_api import first_line, history_short_of, outage
 
 Notify = Callable[[str], None]
@@ -99,22 +107,42 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
 
 
 def _sync_comparison(record: ComparisonRecord, ledger: Ledger, report: SyncReport, notify: Notify) -> None:
-    """Upload an offline comparison run, then record the results artifacts it used."""
+    """Upload an offline comparison run, record the results artifacts it used, and give the
+    candidate's results artifacts the watcher's decision."""
     if record.mode == "offline" and not _upload(record, "comparison run", ledger, report, notify):
         return
-    todo = [ref for ref in record.uses_pending if f"use:{record.run_id}:{ref}" not in ledger.done]
-    report.already_done += len(record.uses_pending) - len(todo)
+    steps = [f"use:{record.run_id}:{ref}" for ref in record.uses_pending]
+    steps += [f"note:{record.run_id}:{ref}" for ref in record.notes_pending]
+    todo = [step for step in steps if step not in ledger.done]
+    report.already_done += len(steps) - len(todo)
     if not todo:
         return
     try:
-        _use_artifacts(record, todo)
+        uses = [step.split(":", 2)[2] for step in todo if step.startswith("use:")]
+        if uses:
+            _use_artifacts(record, uses)
+        notes = [step.split(":", 2)[2] for step in todo if step.startswith("note:")]
+        if notes and record.decision is not None:
+            _add_decisions(record, record.decision, notes)
     except Exception as exc:  # W&B failed again, or lacks a results artifact yet: the next sync retries
         report.failed.append(f"comparison run {record.run_id}: {type(exc).__name__}: {first_line(exc)}")
         return
-    for ref in todo:
-        ledger.add(f"use:{record.run_id}:{ref}")
-        report.lineage_replayed.append(f"use:{record.run_id}:{ref}")
-        notify(f"comparison run {record.run_id}: recorded that it used {ref}")
+    for step in todo:
+        ledger.add(step)
+        report.lineage_replayed.append(step)
+        ref = step.split(":", 2)[2]
+        what = "recorded that it used" if step.startswith("use:") else "put the watch decision into"
+        notify(f"comparison run {record.run_id}: {what} {ref}")
+
+
+def _add_decisions(record: ComparisonRecord, note: DecisionNote, refs: list[str]) -> None:
+    from eval_orchestrator.publish import add_decision
+    from eval_orchestrator.wandb_api import open_api
+
+    api = open_api()
+    prefix = "/".join(part for part in (record.entity, record.project) if part)
+    for ref in refs:
+        add_decision(api, f"{prefix}/{ref}" if prefix else ref, note)
 
 
 def _use_artifacts(record: ComparisonRecord, refs: list[str]) -> None:

@@ -44,6 +44,9 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("WANDB_ARTIFACT_DIR", str(tmp_path / "store"))
     monkeypatch.setenv("EVAL_ORCHESTRATOR_REGISTRY", str(tmp_path / "registry"))
     monkeypatch.setenv("INSPECT_LOG_DIR", str(tmp_path / "inspect-default-logs"))
+    for name in ("DET_MASTER", "DET_MASTER_ADDR", "DET_USER", "DET_PASS", "DET_USER_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DET_DEBUG_CONFIG_PATH", str(tmp_path / "det-config"))  # the SDK's token cache
     monkeypatch.chdir(tmp_path)  # a stray ./logs or ./wandb lands in the test's own dir
     return tmp_path
 

@@ -18,7 +18,7 @@ from eval_orchestrator.comparison.model import ComparisonReport
 from eval_orchestrator.job import TrackingSettings
 from eval_orchestrator.publish import results_ref
 from eval_orchestrator.refs import parse_ref
-from eval_orchestrator.spool import ComparisonRecord, Spool
+from eval_orchestrator.spool import ComparisonRecord, DecisionNote, Spool
 from eval_orchestrator.wandb_api import first_line, outage, sdk_settings
 
 log = logging.getLogger(__name__)
@@ -96,11 +96,16 @@ def _table(report: ComparisonReport) -> Any:
 
 
 def log_comparison(
-    report: ComparisonReport, tracking: TrackingSettings, plot: Path | None, extra: Mapping[str, Any] | None = None
+    report: ComparisonReport,
+    tracking: TrackingSettings,
+    plot: Path | None,
+    extra: Mapping[str, Any] | None = None,
+    note: DecisionNote | None = None,
 ) -> ComparisonRecord:
     """Log the comparison run and artifact; returns the spool record (what `sync` still has to do).
 
-    ``extra`` (e.g. the watcher's decision) goes into the run summary and the artifact metadata."""
+    ``extra`` (e.g. the watcher's decision) goes into the run summary and the artifact metadata;
+    ``note`` (the decision in full) into the metadata of the candidate's results artifacts."""
     import wandb
 
     mode = tracking.mode
@@ -162,6 +167,12 @@ def log_comparison(
         if mode == "online":
             pending = [ref for ref in pending if not _use(run, ref)]
         run.log_artifact(artifact, aliases=[f"{report.baseline.version}-vs-{report.candidate.version}"])
+        notes: list[str] = []
+        if note is not None:
+            note = note.model_copy(update={"comparison_run": run.id})
+            notes = [results_ref(collection, task, report.candidate.version) for task in report.tasks]
+            if mode == "online":
+                notes = [ref for ref in notes if not _note(f"{run.entity}/{run.project}/{ref}", note)]
         record = ComparisonRecord(
             run_id=run.id,
             run_dir=str(Path(run.dir).parent),
@@ -169,9 +180,24 @@ def log_comparison(
             project=run.project,
             entity=tracking.entity,
             uses_pending=pending,
+            decision=note,
+            notes_pending=notes,
         )
     Spool(tracking.dir).record_comparison(record)
     return record
+
+
+def _note(ref: str, note: DecisionNote) -> bool:
+    """Add the decision to a results artifact's metadata; False (for `sync` to retry) when W&B failed."""
+    from eval_orchestrator.publish import add_decision
+    from eval_orchestrator.wandb_api import open_api
+
+    try:
+        add_decision(open_api(), ref, note)
+        return True
+    except Exception as exc:  # not in W&B yet, or W&B failed: `sync` retries from the spool
+        log.warning("decision: %s not updated (%s); `eval-orchestrator sync` adds it later", ref, first_line(exc))
+        return False
 
 
 def _use(run: Any, ref: str) -> bool:

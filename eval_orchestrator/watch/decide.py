@@ -13,12 +13,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from eval_orchestrator.comparison.model import ComparisonReport
-from eval_orchestrator.errors import RegistryError, Unavailable
+from eval_orchestrator.errors import RegistryError, Unavailable, UserError
 from eval_orchestrator.job import canonical_json
 from eval_orchestrator.plan import log_dir_for
 from eval_orchestrator.refs import parse_ref
@@ -26,6 +26,9 @@ from eval_orchestrator.run_config import RunConfig
 from eval_orchestrator.watch.ledger import TERMINAL, Entry, Ledger
 from eval_orchestrator.watch.settings import WatchConfig
 from eval_orchestrator.watch.sources import version_number
+
+if TYPE_CHECKING:
+    from eval_orchestrator.det.submit import DeterminedExecutor
 
 Notify = Callable[[str], None]
 READY = frozenset({"baseline", "promoted", "held", "compared", "evaluated"})  # a baseline with results
@@ -67,6 +70,7 @@ class Pipeline:
     def __init__(self, config: RunConfig, watch: WatchConfig, ledger: Ledger, owner: str, notify: Notify) -> None:
         self.config, self.watch, self.ledger, self.owner, self.notify = config, watch, ledger, owner, notify
         self.plan_hash = plan_hash(config)
+        self._determined: DeterminedExecutor | None = None
 
     # -- the steps ---------------------------------------------------------------------------
 
@@ -86,19 +90,21 @@ class Pipeline:
         return self._gate(entry)
 
     def _evaluate(self, entry: Entry) -> Entry:
-        from eval_orchestrator import orchestrate
-
         entry = self.ledger.advance(entry, self.owner, "evaluating", attempts=entry.attempts + 1)
         self.notify(f"evaluating {entry.ref} (attempt {entry.attempts} of {self.watch.max_attempts})")
         _crash_point("evaluating")
         config = self.config.model_copy(update={"checkpoints": [entry.ref]})
         with self._lease(entry):
             try:
-                report = orchestrate.run(config, notify=self.notify)
-                problems = [f"{o.job.label}: {o.status}" for o in report.failed] + report.tracker_errors
+                if self.watch.executor == "determined":
+                    entry, problems = self._on_determined(entry, config)
+                else:
+                    problems = self._here(config)
             except Unavailable:
-                raise
+                raise  # the watcher stops (75) with the version left at its state, to resume
             except Exception as exc:  # the eval could not run at all: retried like a failed one
+                if isinstance(exc, UserError) and self.watch.executor == "determined":
+                    raise  # the master refused us: every version would fail the same way
                 problems = [f"{type(exc).__name__}: {exc}"]
         if not problems:
             entry = self.ledger.advance(entry, self.owner, "evaluated", error=None)
@@ -111,7 +117,36 @@ class Pipeline:
             return self._finish(entry, decision, error=error)
         wait = self.watch.backoff_seconds * 2 ** (entry.attempts - 1)
         self.notify(f"{entry.ref}: eval failed ({error}); retrying in {wait:g}s")
-        return self.ledger.advance(entry, self.owner, "discovered", error=error, next_attempt_at=time.time() + wait)
+        return self.ledger.advance(
+            entry, self.owner, "discovered", error=error, next_attempt_at=time.time() + wait, external=None
+        )
+
+    def _here(self, config: RunConfig) -> list[str]:
+        from eval_orchestrator import orchestrate
+
+        report = orchestrate.run(config, notify=self.notify)
+        return [f"{o.job.label}: {o.status}" for o in report.failed] + report.tracker_errors
+
+    def _on_determined(self, entry: Entry, config: RunConfig) -> tuple[Entry, list[str]]:
+        """One experiment per version: its id goes into the ledger before we wait, so a restarted
+        watcher follows the same experiment instead of submitting a second one."""
+        from eval_orchestrator.det.submit import DeterminedExecutor
+
+        settings = self.watch.determined
+        if self._determined is None:
+            options = settings.model_dump(include={"max_concurrent_trials", "slots_per_trial", "max_restarts"})
+            self._determined = DeterminedExecutor(settings.context, settings.poll_seconds, options)
+        if entry.external and entry.external.startswith("determined:"):
+            experiment_id = int(entry.external.partition(":")[2])
+            self.notify(f"{entry.ref}: following Determined experiment {experiment_id}, submitted before")
+        else:
+            name = f"eval-orchestrator-{parse_ref(entry.ref).collection}-{entry.version}"
+            experiment_id = self._determined.submit(config, name)
+            entry = self.ledger.advance(entry, self.owner, "evaluating", external=f"determined:{experiment_id}")
+            self.notify(f"{entry.ref}: submitted as Determined experiment {experiment_id}")
+            _crash_point("submitted")
+        outcome = self._determined.wait(experiment_id, self.notify)
+        return entry, [] if outcome.ok else [f"Determined experiment {experiment_id} ended {outcome.state}"]
 
     def _baseline(self, entry: Entry) -> Entry | None:
         """The baseline version for ``entry`` (evaluated first if its results are missing), or None."""
@@ -224,10 +259,18 @@ class Pipeline:
             return
         from eval_orchestrator.comparison.wandb_log import log_comparison
         from eval_orchestrator.job import TrackingSettings
+        from eval_orchestrator.spool import DecisionNote, NoteRow
 
+        comparison = decision.comparison
         tracking = TrackingSettings.from_config(self.config)
         extra = {"decision": decision.outcome, "decision_reason": decision.reason, "promote_alias": self.watch.promote}
-        log_comparison(decision.comparison, tracking, None, extra)
+        rows = [NoteRow(task=r.task, metric=r.metric, delta=r.delta, ci_low=r.ci[0] if r.ci else None,
+                        ci_high=r.ci[1] if r.ci else None, verdict=r.verdict) for r in comparison.rows]  # fmt: skip
+        promoted = self.watch.promote if decision.outcome == "promoted" else None
+        note = DecisionNote(rows=rows, promote_alias=promoted,
+                            **decision.model_dump(include={"outcome", "reason", "version", "digest", "baseline",
+                                                           "baseline_digest"}))  # fmt: skip
+        log_comparison(comparison, tracking, None, extra, note=note)
 
     def _finish(self, entry: Entry, decision: Decision, error: str | None = None) -> Entry:
         entry = self.ledger.advance(entry, self.owner, decision.outcome, decision=decision.model_dump_json(),

@@ -11,6 +11,7 @@ job key, and nothing is promoted twice.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sqlite3
@@ -36,7 +37,7 @@ CREATE TABLE IF NOT EXISTS versions (
     version TEXT NOT NULL, number INTEGER NOT NULL, ref TEXT NOT NULL, role TEXT NOT NULL,
     state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL DEFAULT 0,
     claimed_by TEXT, lease_until REAL NOT NULL DEFAULT 0, decision TEXT, error TEXT,
-    created_at REAL NOT NULL, updated_at REAL NOT NULL,
+    created_at REAL NOT NULL, updated_at REAL NOT NULL, external TEXT,
     PRIMARY KEY (registry, collection, digest, plan_hash)
 );
 CREATE TABLE IF NOT EXISTS cursors (
@@ -68,6 +69,7 @@ class Entry(BaseModel):
     error: str | None
     created_at: float
     updated_at: float
+    external: str | None = None  # where the eval runs outside this process: "determined:<experiment id>"
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -103,6 +105,10 @@ class Ledger:
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(versions)")}
+            if "external" not in columns:  # a ledger from before the Determined executor
+                with contextlib.suppress(sqlite3.OperationalError):  # another watcher added it first
+                    self._db.execute("ALTER TABLE versions ADD COLUMN external TEXT")
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"cannot open the watch ledger {self.path}: {exc}; check watch.ledger") from None
         self._db.row_factory = sqlite3.Row
@@ -192,7 +198,7 @@ class Ledger:
 
     def advance(self, entry: Entry, owner: str, state: State, **fields: object) -> Entry:
         """Move a claimed version to ``state`` (releasing the claim when the state is final)."""
-        allowed = {"attempts", "next_attempt_at", "decision", "error", "role"}
+        allowed = {"attempts", "next_attempt_at", "decision", "error", "role", "external"}
         if not set(fields) <= allowed:
             raise ValueError(f"unknown ledger fields {set(fields) - allowed}")
         now = time.time()

@@ -38,6 +38,10 @@ class Watcher:
             raise ConfigError("the run config has no 'watch:' section; add watch.collections (see README)")
         self.config = config
         self.watch: WatchConfig = config.watch
+        if self.watch.executor == "determined":
+            from eval_orchestrator.det.submit import check_ready
+
+            check_ready(config, self.watch.determined.context)  # before the first poll: nothing submitted yet
         self.notify = notify
         self.watched = [Watched.parse(text) for text in self.watch.collections]
         self.ledger = Ledger(self.watch.ledger)

@@ -23,6 +23,18 @@ class GateConfig(_Strict):
     cluster: str | None = Field(default=None, description="Sample-metadata key to cluster on.")
 
 
+class DeterminedExecutorConfig(_Strict):
+    """``watch.executor: determined``: each version's plan becomes one grid experiment on the cluster."""
+
+    context: str | None = Field(
+        default=None, description="Folder uploaded as the experiment's context (task files named relatively)."
+    )
+    max_concurrent_trials: int = Field(default=4, ge=1, le=1000)
+    slots_per_trial: int = Field(default=1, ge=0, le=1024)
+    max_restarts: int = Field(default=2, ge=0, le=100)
+    poll_seconds: float = Field(default=10, ge=0.1, le=3600, description="Seconds between experiment polls.")
+
+
 class WatchConfig(_Strict):
     """``eval-orchestrator watch``: which collections, from when, against what, and what to move."""
 
@@ -47,7 +59,10 @@ class WatchConfig(_Strict):
     ledger: str = Field(
         default=".eval-orchestrator/watch.sqlite", description="The SQLite ledger (shared by watchers)."
     )
-    executor: Literal["local", "determined"] = Field(default="local", description="Where evals run.")
+    executor: Literal["local", "determined"] = Field(
+        default="local", description="Where evals run: here, or as a Determined experiment per version."
+    )
+    determined: DeterminedExecutorConfig = Field(default_factory=DeterminedExecutorConfig)
 
     @field_validator("collections")
     @classmethod

@@ -263,6 +263,7 @@ class Server:
             "RunHistoryLineCount": self._run_history_line_count,
             "AddAliases": self._add_aliases,
             "UpdateArtifact": self._update_artifact,
+            "ProjectArtifacts": self._project_artifacts,
         }
         server = self
 
@@ -717,6 +718,35 @@ class Server:
                 version = next(v for v in coll.versions if v.id == spec["artifactID"])
                 coll.aliases[alias["alias"]] = version.index
         return {"result": {"success": True}}
+
+    def _project_artifacts(self, variables: dict[str, Any]) -> dict[str, Any]:
+        """Api.artifacts(type, path): a collection's committed versions, newest first, a page at a time."""
+        key = (variables["entity"], variables["project"], variables["collection"])
+        with self.state.lock:
+            coll = self.state.collections.get(key)
+            if coll is None or coll.type != variables["type"]:
+                return {"project": {"artifactType": None}}
+            start = int(variables.get("cursor") or 0)
+            page = sorted(coll.versions, key=lambda v: -v.index)[start : start + int(variables.get("perPage") or 50)]
+            end = start + len(page)
+            return {
+                "project": {
+                    "artifactType": {
+                        "artifactCollection": {
+                            "__typename": "ArtifactSequence",
+                            "artifacts": {
+                                "totalCount": len(coll.versions),
+                                "pageInfo": {
+                                    "__typename": "PageInfo",
+                                    "endCursor": str(end),
+                                    "hasNextPage": end < len(coll.versions),
+                                },
+                                "edges": [{"version": f"v{v.index}", "node": self._artifact_json(coll, v)} for v in page],
+                            },
+                        }
+                    }
+                }
+            }
 
     def _update_artifact(self, variables: dict[str, Any]) -> dict[str, Any]:
         """Artifact.save(): description and metadata; answers with the artifact as it is now."""

@@ -15,7 +15,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -25,17 +24,7 @@ from filelock import FileLock
 from eval_orchestrator.checkpoint import HASH_CHUNK, Manifest, ManifestEntry, ResolvedCheckpoint, manifest_of_dir
 from eval_orchestrator.errors import RegistryError, UserError
 from eval_orchestrator.refs import ALIAS_PATTERN, DEFAULT_ALIAS, NAME_PATTERN, VERSION_PATTERN, CheckpointRef
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    collection: str
-    version: str
-    aliases: tuple[str, ...]
-    files: int
-    bytes: int
-    created_at: str
-    digest: str
+from eval_orchestrator.registry.base import VersionInfo
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:

@@ -23,7 +23,8 @@ from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponen
 from eval_orchestrator.checkpoint import Manifest, ManifestEntry, ResolvedCheckpoint
 from eval_orchestrator.errors import RegistryError, StoreError, Unavailable
 from eval_orchestrator.local_files import first_mismatch, in_place_root, iter_reference
-from eval_orchestrator.refs import CheckpointRef, format_ref
+from eval_orchestrator.refs import DEFAULT_ALIAS, CheckpointRef, format_ref
+from eval_orchestrator.registry.base import VersionInfo
 from eval_orchestrator.run_config import StoreConfig
 from eval_orchestrator.wandb_api import open_api, wandb_errors
 
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     import wandb
 
 LOCAL_SUFFIX = "-local"
+LISTING_PAGE = 100  # versions per listing request
 DOWNLOAD_CHUNK = 256 * 1024  # also how soon a stopped download notices
 FILES_PAGE = 1000
 
@@ -114,6 +116,7 @@ class WandbRegistry:
         self.sleep = sleep
         self._api_handle: wandb.Api | None = None
         self._artifacts: dict[str, wandb.Artifact] = {}
+        self._types: dict[str, str] = {}  # collection path -> its artifact type, for listings
 
     # -- the Registry protocol ---------------------------------------------------------------
 
@@ -150,6 +153,23 @@ class WandbRegistry:
         artifact = self._artifacts[resolved.digest]
         api = self.connect()
         return WandbFileSource(artifact, api.api_key, api.settings["base_url"], self.store.workers)
+
+    def list_versions(self, ref: CheckpointRef) -> list[VersionInfo]:
+        """Every committed version of ``ref``'s collection with its aliases: one paginated listing
+        (one request per 100 versions; the artifact type is looked up on the first call only)."""
+        api = self.connect()
+        path = format_ref(ref).rsplit(":", 1)[0]
+        if path not in self._types:
+            newest = self._lookup(ref.with_alias(DEFAULT_ALIAS))
+            if newest is None:
+                return []  # an empty collection
+            self._types[path] = newest.type
+        with wandb_errors(api.settings["base_url"]):
+            return [
+                VersionInfo(ref.collection, a.version, tuple(sorted(a.aliases)), a.file_count, a.size,
+                            str(a.created_at or ""), a.digest)
+                for a in api.artifacts(self._types[path], path, per_page=LISTING_PAGE)
+            ]  # fmt: skip
 
     # -- W&B access --------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """What a watched collection holds now: one listing per collection per poll.
 
-Local registry: its index (one read of the collection's versions and aliases). W&B: the watched
-alias (``latest`` for "every new version") resolved once per poll through the SDK, so a poll
-costs one artifact lookup; versions registered and overtaken between two polls are not seen
-(poll more often than versions land, or use the webhook).
+Local registry: its index (one read of the collection's versions and aliases). W&B: for "every
+new version", the collection's listing through the SDK (``Api.artifacts``: one request per 100
+versions, each with its aliases and digest), so no version registered between two polls is
+missed; for "every time an alias moves", that alias resolved once (one artifact lookup).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from eval_orchestrator.refs import DEFAULT_ALIAS, VERSION_PATTERN, CheckpointRef, format_ref, parse_ref
+from eval_orchestrator.refs import VERSION_PATTERN, CheckpointRef, format_ref, parse_ref
 from eval_orchestrator.run_config import StoreConfig
 
 if TYPE_CHECKING:
@@ -81,11 +81,21 @@ def list_versions(watched: Watched, store: StoreConfig, registries: Registries |
             return seen
         return [s for s in seen if watched.alias in s.aliases]
     from eval_orchestrator.errors import RegistryError
-    from eval_orchestrator.orchestrate import resolve_version
+    from eval_orchestrator.orchestrate import Registries, resolve_version
 
+    registries = registries or Registries(store)
+    if watched.alias is None:  # every version: the collection's listing, versions and aliases at once
+        from eval_orchestrator.registry.wandb_registry import WandbRegistry
+
+        registry = registries.for_ref(watched.ref)
+        assert isinstance(registry, WandbRegistry)
+        return [
+            Seen("wandb", watched.collection, r.version, version_number(r.version), r.digest,
+                 format_ref(watched.ref.with_alias(r.version)), r.aliases)
+            for r in registry.list_versions(watched.ref)
+        ]  # fmt: skip
     try:
-        resolved = resolve_version(format_ref(watched.ref.with_alias(watched.alias or DEFAULT_ALIAS)), store,
-                                   registries=registries)  # fmt: skip
+        resolved = resolve_version(format_ref(watched.ref.with_alias(watched.alias)), store, registries=registries)
     except RegistryError as exc:
         if "not found" in str(exc):
             return []  # the alias names no version yet

@@ -741,7 +741,9 @@ class Server:
                                     "endCursor": str(end),
                                     "hasNextPage": end < len(coll.versions),
                                 },
-                                "edges": [{"version": f"v{v.index}", "node": self._artifact_json(coll, v)} for v in page],
+                                "edges": [
+                                    {"version": f"v{v.index}", "node": self._artifact_json(coll, v)} for v in page
+                                ],
                             },
                         }
                     }

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from eval_orchestrator.errors import RegistryError
 from eval_orchestrator.refs import CheckpointRef
 
 HASH_CHUNK = 8 * 1024 * 1024
@@ -28,6 +29,26 @@ class ManifestEntry:
     size: int
     ref: str | None = None  # set for reference entries (s3://..., file://...)
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A manifest names where bytes land under the store: from W&B it is remote input, so a path
+        # must stay inside the checkpoint ('../../.ssh/x' would not).
+        parts = self.path.split("/")
+        if (
+            not self.path
+            or self.path.startswith("/")
+            or "\\" in self.path
+            or "\0" in self.path
+            or any(part in ("", ".", "..") for part in parts)
+        ):
+            raise RegistryError(
+                f"the checkpoint's manifest names an unsafe file path {self.path[:80]!r} (absolute, '..', or empty "
+                "segments); the version is refused: re-register it from a plain folder"
+            )
+        if self.size < 0:
+            raise RegistryError(
+                f"the checkpoint's manifest gives {self.path!r} a negative size; the version is refused"
+            )
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"digest": self.digest, "size": self.size}

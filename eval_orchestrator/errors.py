@@ -7,7 +7,9 @@
 | 2    | ``UserError``        | bad input or configuration                      | fix it, run again |
 | 3    | ``GateFailed``       | a quality gate held a version (compare, watch)  | a decision, not a fault |
 | 65   | ``VerificationFailed``| bytes are not the registered ones              | repair the source |
+| 70   | -                    | a bug of ours (an unexpected exception)         | report it         |
 | 75   | ``Unavailable``      | a dependency is unreachable or retries ran out  | retry later       |
+|      | ``DiskFull``         | no space left (the partial files are removed)   | free space, retry |
 | 130  | -                    | interrupted (Ctrl-C, a Determined preemption)   |                   |
 | 143  | -                    | terminated (SIGTERM)                            |                   |
 
@@ -16,8 +18,11 @@ The CLI prints any of them as one line on stderr and exits with its code, never 
 
 from __future__ import annotations
 
+import errno
+from pathlib import Path
 from typing import ClassVar
 
+EXIT_BUG = 70  # EX_SOFTWARE: an exception none of our checks expected
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
@@ -76,3 +81,28 @@ class Unavailable(OrchestratorError):
     """A dependency (W&B, S3, the Hub) did not answer, or its retries ran out: try again later."""
 
     exit_code = 75  # EX_TEMPFAIL
+
+
+class DiskFull(Unavailable):
+    """No space (or quota) left while writing: what was being written is removed; free space and retry."""
+
+
+def from_os_error(exc: OSError, doing: str) -> OrchestratorError:
+    """One line for a file-system error: what we were doing, the path, and the fix."""
+    where = exc.filename if exc.filename is not None else "?"
+    if isinstance(where, bytes | Path):
+        where = str(where)
+    code = exc.errno
+    if code in (errno.ENOSPC, errno.EDQUOT):
+        return DiskFull(f"{doing}: no space left on the device holding {where}; free space (e.g. "
+                        "`eval-orchestrator cache prune`) and run again")  # fmt: skip
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return UserError(f"{doing}: {where} is not writable ({exc.strerror}); point it at a folder you can write")
+    if code == errno.ENAMETOOLONG:
+        return UserError(f"{doing}: a name is too long for the file system ({str(where)[:60]}...); use a shorter one")
+    if code in (errno.ENOTDIR, errno.EEXIST, errno.EISDIR):
+        return UserError(f"{doing}: {where} is not what was expected ({exc.strerror}); a file where a folder "
+                         "should be, or the reverse: point at another path")  # fmt: skip
+    if code == errno.ELOOP:
+        return UserError(f"{doing}: {where} is a symbolic link loop; remove the link")
+    return UserError(f"{doing}: {exc.strerror or exc} ({where})")

@@ -18,7 +18,7 @@ from eval_orchestrator.paths import default_registry_root, default_store_root
 from eval_orchestrator.plan import Plan, build_plan
 from eval_orchestrator.progress import TransferProgress
 from eval_orchestrator.refs import CheckpointRef, parse_ref
-from eval_orchestrator.registry.base import Registry
+from eval_orchestrator.registry.base import Registry, VersionInfo
 from eval_orchestrator.registry.local import LocalRegistry
 from eval_orchestrator.run_config import RunConfig, StoreConfig
 from eval_orchestrator.spool import LineageRecord, Spool
@@ -57,6 +57,17 @@ class Registries:
 
                 self._opened["wandb"] = WandbRegistry(self.store, self.notify)
         return self._opened[ref.backend]
+
+    def list_versions(self, ref: CheckpointRef) -> list[VersionInfo]:
+        """Every version of ``ref``'s collection with its aliases: one listing of the registry."""
+        registry = self.for_ref(ref)
+        if ref.backend == "local":
+            assert isinstance(registry, LocalRegistry)
+            return registry.list_versions(ref.collection) if ref.collection in registry.collections() else []
+        from eval_orchestrator.registry.wandb_registry import WandbRegistry
+
+        assert isinstance(registry, WandbRegistry)
+        return registry.list_versions(ref)
 
 
 def resolve(

@@ -24,10 +24,23 @@ REGISTRY_PROJECT_PREFIX = "wandb-registry-"
 LEGACY_REGISTRY_PROJECT = "model-registry"
 DEFAULT_ALIAS = "latest"
 
-# W&B artifact names: letters, digits, '-', '_', '.'; aliases may not contain '/' or ':'.
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
-ALIAS_PATTERN = re.compile(r"^[A-Za-z0-9_.-]+$")
+# One grammar for every name a user gives us (collections, aliases, entities, projects), W&B's own:
+# letters, digits, '-', '_', '.', at most 128 characters. Stricter in one way, since names become
+# folders: no leading '.', so neither '.' nor '..' nor a hidden staging folder can be named.
+NAME_MAX = 128
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
+ALIAS_PATTERN = NAME_PATTERN
 VERSION_PATTERN = re.compile(r"^v(\d+)$")
+NAME_RULE = f"may only hold letters, digits, '-', '_' and '.', not start with '.', and be at most {NAME_MAX} long"
+
+
+def name_problem(text: str) -> str | None:
+    """Why ``text`` is not a valid name or alias (None when it is)."""
+    if NAME_PATTERN.match(text):
+        return None
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    return f"{shown!r} {NAME_RULE}"
+
 
 Backend = Literal["local", "wandb"]
 
@@ -60,8 +73,9 @@ class CheckpointRef:
 
 
 def _fail(text: str, why: str) -> RefError:
+    shown = text if len(text) <= 80 else text[:77] + "..."
     return RefError(
-        f"invalid checkpoint reference {text!r}: {why}; expected e.g. "
+        f"invalid checkpoint reference {shown!r}: {why}; expected e.g. "
         "'local-registry/<collection>:<alias|vN>' or 'wandb-registry-model/<collection>:<alias|vN>'"
     )
 
@@ -75,16 +89,16 @@ def parse_ref(text: str) -> CheckpointRef:
     if sep:
         if not alias:
             raise _fail(text, "nothing after ':'")
-        if not ALIAS_PATTERN.match(alias):
-            raise _fail(text, f"alias {alias!r} may only hold letters, digits, '-', '_' and '.'")
+        if problem := name_problem(alias):
+            raise _fail(text, f"alias {problem}")
     else:
         alias = DEFAULT_ALIAS
     parts = path.split("/")
     if any(not p for p in parts):
         raise _fail(text, "empty path segment")
     for part in parts:
-        if not NAME_PATTERN.match(part):
-            raise _fail(text, f"segment {part!r} may only hold letters, digits, '-', '_' and '.'")
+        if problem := name_problem(part):
+            raise _fail(text, f"segment {problem}")
 
     if len(parts) == 2 and parts[0] == LOCAL_PREFIX:
         return CheckpointRef("local", parts[1], alias)

@@ -99,8 +99,21 @@ def test_path_traversal_in_manifest_is_refused(tmp_path: Path, registry: LocalRe
 
     from eval_orchestrator.checkpoint import Manifest, ManifestEntry
 
+    from eval_orchestrator.errors import RegistryError
+
+    # A manifest (from W&B: remote input) cannot even name such a path...
+    for unsafe in ("../escape.txt", "/etc/passwd", "a/../../b", "a//b", "./a", "a\\..\\b", ""):
+        with pytest.raises(RegistryError, match="unsafe file path"):
+            ManifestEntry(unsafe, "x", 1)
+        with pytest.raises(RegistryError, match="unsafe file path"):
+            Manifest.from_json({"contents": {unsafe: {"digest": "x", "size": 1}}})
+    # ...and the store, given one anyway, refuses it before writing a byte.
     resolved = registry.resolve(parse_ref("local-registry/tiny:v0"))
-    evil = replace(resolved, manifest=Manifest.of([ManifestEntry("../escape.txt", "x", 1)]))
+    evil_entry = object.__new__(ManifestEntry)
+    object.__setattr__(evil_entry, "path", "../escape.txt")
+    for name, value in (("digest", "x"), ("size", 1), ("ref", None), ("extra", {})):
+        object.__setattr__(evil_entry, name, value)
+    evil = replace(resolved, manifest=Manifest({"../escape.txt": evil_entry}))
     with pytest.raises(VerificationFailed, match="unsafe path"):
         CheckpointStore(tmp_path / "store").fetch(evil, registry.source(resolved))
     assert not (tmp_path / "store/checkpoints/escape.txt").exists()

@@ -41,13 +41,40 @@ class ErrorsAsExitCodes(click.Group):
         try:
             return super().invoke(ctx)
         except OrchestratorError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
+        except OSError as exc:  # a file-system error none of our checks met first: still one line
+            from eval_orchestrator.errors import from_os_error
+
+            error = from_os_error(exc, f"`{ctx.invoked_subcommand or ctx.info_name}`")
+            click.echo(f"error: {one_line(str(error))}", err=True)
+            ctx.exit(error.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # a bug of ours: one line, and the traceback only when asked for
+            import os
+
+            from eval_orchestrator.errors import EXIT_BUG
+
+            if os.environ.get("EVAL_ORCHESTRATOR_DEBUG"):
+                raise
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {one_line(str(exc))} (a bug: please report it, with "
+                "the traceback EVAL_ORCHESTRATOR_DEBUG=1 prints)",
+                err=True,
+            )
+            ctx.exit(EXIT_BUG)
         except KeyboardInterrupt:
             terminated = interrupts.terminated()
             click.echo("terminated" if terminated else "interrupted", err=True)
             _forget_interrupt_in_string_eval()
             ctx.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+
+
+def one_line(text: str) -> str:
+    """An error as one line: Rich markup stripped, lines joined (a fix on its own line is kept)."""
+    text = re.sub(r"\[/?(?:bold|italic|red|green|yellow|blue|cyan|magenta|dim|underline)[^\]]*\]", "", text)
+    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _forget_interrupt_in_string_eval() -> None:

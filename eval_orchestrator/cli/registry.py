@@ -1,4 +1,4 @@
-"""`eval-orchestrator registry add | alias | push | ls`: the embedded local registry."""
+"""`eval-orchestrator registry add | alias | push | ls | repair`: the embedded local registry."""
 
 from __future__ import annotations
 
@@ -97,3 +97,31 @@ def registry_ls(collection: str | None, as_json: bool) -> None:
             f"local-registry/{row.collection}:{row.version}  {row.files} files  {row.bytes} bytes  "
             f"aliases: {', '.join(row.aliases) or '-'}  {row.created_at}"
         )
+
+
+@registry.command("repair")
+@click.argument("collection")
+@click.option("--json", "as_json", is_flag=True, help="Print what was done as JSON.")
+def registry_repair(collection: str, as_json: bool) -> None:
+    """Make a damaged COLLECTION usable: dead staging folders removed, unreadable versions set aside
+    (kept under <collection>/damaged/), the alias table rebuilt if unreadable."""
+    from dataclasses import asdict
+
+    from eval_orchestrator.orchestrate import local_registry
+    from eval_orchestrator.registry.repair import repair
+
+    report = repair(local_registry(), collection)
+    if as_json:
+        click.echo(json.dumps(asdict(report), indent=2))
+        return
+    if not report.changed:
+        click.echo(f"{collection}: nothing to repair")
+        return
+    if report.staging_removed:
+        click.echo(f"removed {report.staging_removed} staging folder(s) of interrupted adds")
+    for version in report.set_aside:
+        click.echo(f"set aside {version} (unreadable) under {collection}/damaged/")
+    if report.aliases_rebuilt:
+        click.echo("rebuilt aliases.json (it could not be read)")
+    if report.aliases_dropped:
+        click.echo(f"aliases lost, set them again with `registry alias`: {', '.join(report.aliases_dropped)}")

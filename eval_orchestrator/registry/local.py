@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -22,8 +23,8 @@ from typing import Any
 from filelock import FileLock
 
 from eval_orchestrator.checkpoint import HASH_CHUNK, Manifest, ManifestEntry, ResolvedCheckpoint, manifest_of_dir
-from eval_orchestrator.errors import RegistryError, UserError
-from eval_orchestrator.refs import ALIAS_PATTERN, DEFAULT_ALIAS, NAME_PATTERN, VERSION_PATTERN, CheckpointRef
+from eval_orchestrator.errors import RegistryError, UserError, from_os_error
+from eval_orchestrator.refs import DEFAULT_ALIAS, VERSION_PATTERN, CheckpointRef, name_problem
 from eval_orchestrator.registry.base import VersionInfo
 
 
@@ -34,9 +35,18 @@ def _write_json_atomic(path: Path, data: Any) -> None:
 
 
 def _check_alias(alias: str) -> None:
-    # 'vN' is the version index, never an alias (as in W&B).
-    if not ALIAS_PATTERN.match(alias) or VERSION_PATTERN.match(alias):
-        raise UserError(f"alias {alias!r} is not valid: use letters, digits, '-', '_', '.', and not 'vN'")
+    if problem := name_problem(alias):
+        raise UserError(f"alias {problem}")
+    if VERSION_PATTERN.match(alias):  # 'vN' is the version index, never an alias (as in W&B)
+        raise UserError(f"alias {alias!r} looks like a version (vN); pick another name")
+
+
+def _read_json(file: Path, repair: str) -> Any:
+    """A registry file, or one line naming it when it is damaged (never a KeyError later)."""
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"the local registry file {file} is damaged ({type(exc).__name__}); {repair}") from None
 
 
 class LocalFileSource:
@@ -63,11 +73,23 @@ class LocalRegistry:
     # -- reading -----------------------------------------------------------------------------
 
     def _collection_dir(self, collection: str) -> Path:
-        return self.root / collection
+        if problem := name_problem(collection):
+            raise RegistryError(f"collection name {problem}")
+        folder = self.root / collection
+        assert folder.parent == self.root  # the grammar allows no '/', '.' or '..'
+        return folder
 
     def _aliases(self, collection: str) -> dict[str, str]:
         file = self._collection_dir(collection) / "aliases.json"
-        return json.loads(file.read_text()) if file.exists() else {}
+        if not file.exists():
+            return {}
+        table = _read_json(file, f"run `eval-orchestrator registry repair {collection}` to rebuild it")
+        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+            raise RegistryError(
+                f"the local registry file {file} is damaged (not an alias table); "
+                f"run `eval-orchestrator registry repair {collection}` to rebuild it"
+            )
+        return table
 
     def _versions(self, collection: str) -> list[str]:
         versions_dir = self._collection_dir(collection) / "versions"
@@ -77,6 +99,11 @@ class LocalRegistry:
         return sorted(found, key=lambda v: int(v[1:]))
 
     def collections(self) -> list[str]:
+        if self.root.exists() and not self.root.is_dir():
+            raise RegistryError(
+                f"the local registry root {self.root} is a file, not a folder; "
+                "set EVAL_ORCHESTRATOR_REGISTRY (or store.registry) to a folder"
+            )
         if not self.root.is_dir():
             return []
         return sorted(p.name for p in self.root.iterdir() if (p / "versions").is_dir())
@@ -116,8 +143,17 @@ class LocalRegistry:
 
     def _read_version(self, collection: str, version: str) -> tuple[Manifest, dict[str, Any]]:
         vdir = self._collection_dir(collection) / "versions" / version
-        manifest = Manifest.from_json(json.loads((vdir / "manifest.json").read_text()))
-        return manifest, json.loads((vdir / "version.json").read_text())
+        repair = f"run `eval-orchestrator registry repair {collection}` to set the damaged version aside"
+        try:
+            manifest = Manifest.from_json(_read_json(vdir / "manifest.json", repair))
+            info = _read_json(vdir / "version.json", repair)
+        except FileNotFoundError as exc:
+            raise RegistryError(f"the local registry file {exc.filename} is missing; {repair}") from None
+        except (KeyError, TypeError, AttributeError):
+            raise RegistryError(f"the local registry file {vdir / 'manifest.json'} is damaged; {repair}") from None
+        if not isinstance(info, dict):
+            raise RegistryError(f"the local registry file {vdir / 'version.json'} is damaged; {repair}")
+        return manifest, info
 
     def files_dir(self, resolved: ResolvedCheckpoint) -> Path:
         return self._collection_dir(resolved.collection) / "versions" / resolved.version / "files"
@@ -182,19 +218,21 @@ class LocalRegistry:
                 f"checkpoint directory {str(src)!r} not found; pass a directory of model files or s3://bucket/prefix"
             )
         self._check_new_version(collection, aliases)
-        if not any(p.is_file() for p in src.rglob("*")):
+        from eval_orchestrator.registry.copy_source import copy_source, plan_copy
+
+        if not plan_copy(src):  # also refuses links out of the folder, loops, FIFOs: before any copy
             raise UserError(f"checkpoint directory {str(src)!r} holds no files")
 
         def copy(staging: Path) -> Manifest:
-            shutil.copytree(src, staging / "files", symlinks=False)
+            copy_source(src, staging / "files")
             return manifest_of_dir(staging / "files")
 
         return self._new_version(collection, aliases, metadata, description, str(src.resolve()), copy)
 
     @staticmethod
     def _check_new_version(collection: str, aliases: list[str] | tuple[str, ...]) -> None:
-        if not NAME_PATTERN.match(collection):
-            raise UserError(f"collection name {collection!r} may only hold letters, digits, '-', '_' and '.'")
+        if problem := name_problem(collection):
+            raise UserError(f"collection name {problem}")
         for alias in aliases:
             _check_alias(alias)
 
@@ -208,10 +246,30 @@ class LocalRegistry:
         fill: Callable[[Path], Manifest],
     ) -> ResolvedCheckpoint:
         cdir = self._collection_dir(collection)
+        try:
+            return self._add_locked(cdir, collection, aliases, metadata, description, source, fill)
+        except OSError as exc:
+            raise from_os_error(exc, f"registering {collection!r} in the local registry") from None
+
+    def _add_locked(
+        self,
+        cdir: Path,
+        collection: str,
+        aliases: list[str] | tuple[str, ...],
+        metadata: Mapping[str, Any] | None,
+        description: str | None,
+        source: str,
+        fill: Callable[[Path], Manifest],
+    ) -> ResolvedCheckpoint:
         with self._lock(collection):
             (cdir / "versions").mkdir(parents=True, exist_ok=True)
+            # We hold the collection's lock, so a staging folder left here is a dead add's (kill -9).
+            for stale in cdir.glob(".add-*"):
+                shutil.rmtree(stale, ignore_errors=True)
             versions = self._versions(collection)
-            version = f"v{int(versions[-1][1:]) + 1 if versions else 0}"
+            # Numbers are never reused, even those of versions `registry repair` set aside.
+            aside = [int(m[1]) for p in (cdir / "damaged").glob("v*-*") if (m := re.match(r"v(\d+)-", p.name))]
+            version = f"v{max([int(v[1:]) for v in versions] + aside, default=-1) + 1}"
             staging = Path(tempfile.mkdtemp(prefix=f".add-{version}-", dir=cdir))
             try:
                 manifest = fill(staging)

@@ -68,33 +68,18 @@ def list_versions(watched: Watched, store: StoreConfig, registries: Registries |
     """The versions the watched entry stands for now: all of them, or the one its alias names.
 
     Pass the watcher's ``registries`` to keep one W&B API session across polls."""
-    if watched.ref.backend == "local":
-        from eval_orchestrator.orchestrate import local_registry
-
-        rows = local_registry(store).list_versions(watched.ref.collection)
-        seen = [
-            Seen("local", watched.collection, r.version, version_number(r.version), r.digest,
-                 format_ref(watched.ref.with_alias(r.version)), tuple(r.aliases))
-            for r in rows
-        ]  # fmt: skip
-        if watched.alias is None:
-            return seen
-        return [s for s in seen if watched.alias in s.aliases]
     from eval_orchestrator.errors import RegistryError
     from eval_orchestrator.orchestrate import Registries, resolve_version
 
     registries = registries or Registries(store)
-    if watched.alias is None:  # every version: the collection's listing, versions and aliases at once
-        from eval_orchestrator.registry.wandb_registry import WandbRegistry
-
-        registry = registries.for_ref(watched.ref)
-        assert isinstance(registry, WandbRegistry)
-        return [
-            Seen("wandb", watched.collection, r.version, version_number(r.version), r.digest,
+    if watched.ref.backend == "local" or watched.alias is None:  # the collection's listing, aliases included
+        seen = [
+            Seen(watched.ref.backend, watched.collection, r.version, version_number(r.version), r.digest,
                  format_ref(watched.ref.with_alias(r.version)), r.aliases)
-            for r in registry.list_versions(watched.ref)
+            for r in registries.list_versions(watched.ref)
         ]  # fmt: skip
-    try:
+        return seen if watched.alias is None else [s for s in seen if watched.alias in s.aliases]
+    try:  # W&B, one alias followed: that alias resolved (one artifact lookup)
         resolved = resolve_version(format_ref(watched.ref.with_alias(watched.alias)), store, registries=registries)
     except RegistryError as exc:
         if "not found" in str(exc):

@@ -49,8 +49,19 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         return f"{source}: missing required key '{path}'; add it (see `eval-orchestrator config schema`)"
     more = f" (and {len(error.errors()) - 1} more)" if len(error.errors()) > 1 else ""
     value = first.get("input")
+    if variable := _variable_that_set(path, value):  # name what the user typed, not our key
+        return f"the environment variable {variable}={value!r} is not valid ({path}): {first['msg']}{more}"
     shown = f" (got {value!r})" if not isinstance(value, dict | list) and value is not None else ""
     return f"{source}: invalid value for '{path}'{shown}: {first['msg']}{more}"
+
+
+def _variable_that_set(path: str, value: Any) -> str | None:
+    """The environment variable that set ``path`` to ``value``, when one did."""
+    for name, key in ENV_KEYS.items():
+        dotted = ".".join(key)
+        if (dotted == path or dotted.endswith("." + path)) and value is not None and os.environ.get(name) == str(value):
+            return name
+    return None
 
 
 def _set(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
@@ -67,13 +78,19 @@ def _set(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
 def read_yaml(path: str | Path) -> dict[str, Any]:
     file = Path(path)
     try:
-        text = file.read_text()
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {str(file)!r} is not UTF-8 text; is it the right file?") from None
     except FileNotFoundError:
         raise ConfigError(f"config file {str(file)!r} not found; check the path") from None
     except OSError as exc:
         raise ConfigError(f"cannot read config file {str(file)!r}: {exc.strerror}") from None
+    if len(text) > 10_000_000:
+        raise ConfigError(f"config file {str(file)!r} is {len(text):,} characters; a run config is far smaller")
     try:
         data = yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"config file {str(file)!r} nests too deeply to be a run config; fix the syntax") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""

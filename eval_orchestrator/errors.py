@@ -87,6 +87,16 @@ class DiskFull(Unavailable):
     """No space (or quota) left while writing: what was being written is removed; free space and retry."""
 
 
+def disk_full(exc: BaseException | None) -> bool:
+    """Whether ``exc`` (or what caused it) is a full disk or quota."""
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def from_os_error(exc: OSError, doing: str) -> OrchestratorError:
     """One line for a file-system error: what we were doing, the path, and the fix."""
     where = exc.filename if exc.filename is not None else "?"

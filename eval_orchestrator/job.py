@@ -49,7 +49,9 @@ class Job(FrozenContract):
     language: str | None = None
     fewshot: int | None = None
     num_samples: int | None = None
-    registry_metadata: dict[str, Any] = Field(default_factory=dict)
+    registry_metadata: dict[str, Any] = Field(default_factory=dict)  # secret-looking values redacted
+    variant: dict[str, Any] = Field(default_factory=dict)  # the plan's result-changing options (plan_variant)
+    task_version: int | str = 0  # the Task's own version
 
     @model_validator(mode="before")
     @classmethod
@@ -62,8 +64,14 @@ class Job(FrozenContract):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def key(self) -> str:
-        """Stable across re-runs of the same plan: the checkpoint version, task and args."""
-        ident = canonical_json([self.collection, self.version, self.digest, self.task_name, self.task_args])
+        """Stable across re-runs of the same plan: the checkpoint version, task and args, and whatever
+        else changes a result (sample count, task version, the plan's variant). Parts at their
+        defaults are left out, so a default plan keeps the key (and W&B run) it always had."""
+        parts: list[Any] = [self.collection, self.version, self.digest, self.task_name, self.task_args]
+        extra = {"num_samples": self.num_samples, "task_version": self.task_version or None, "variant": self.variant}
+        if any(extra.values()):
+            parts.append({k: v for k, v in extra.items() if v})
+        ident = canonical_json(parts)
         return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
     @property

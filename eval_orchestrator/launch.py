@@ -64,6 +64,7 @@ def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
             log_dir=str(version.log_dir),
             model=version.model,
             model_args=dict(version.model_args),
+            model_base_url=version.model_base_url,
             model_roles=dict(version.model_roles) or None,
             limit=opts.limit,
             sample_id=opts.sample_id,

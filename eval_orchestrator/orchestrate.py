@@ -35,6 +35,13 @@ def local_registry(store: StoreConfig | None = None) -> LocalRegistry:
 def checkpoint_store(store: StoreConfig | None = None) -> CheckpointStore:
     settings = store or build_store_config()
     root = Path(settings.artifact_dir) if settings.artifact_dir else default_store_root()
+    if root.exists() and not root.is_dir():
+        from eval_orchestrator.errors import StoreError
+
+        raise StoreError(
+            f"the checkpoint store {root} is a file, not a folder; "
+            "point WANDB_ARTIFACT_DIR (or --artifact-dir) at a folder"
+        )
     return CheckpointStore(
         root, workers=settings.workers, part_size=settings.part_size_mb * 1024 * 1024, retries=settings.retries
     )
@@ -114,6 +121,7 @@ class JobOutcome:
     status: str  # Inspect's log status, or "missing" when no log came back
     metrics: dict[str, float]
     log_path: str | None
+    error: str | None = None  # Inspect's error message when the eval failed, on one line
 
     @property
     def headline(self) -> tuple[str, float] | None:
@@ -149,6 +157,7 @@ class RunReport:
 
 
 def _outcomes(jobs: tuple[Job, ...], logs: list[Any]) -> list[JobOutcome]:
+    from eval_orchestrator.error_text import one_line
     from eval_orchestrator.tracking.rows import final_metrics
 
     by_key: dict[str, Any] = {}
@@ -162,7 +171,8 @@ def _outcomes(jobs: tuple[Job, ...], logs: list[Any]) -> list[JobOutcome]:
         if found is None:
             outcomes.append(JobOutcome(job, "missing", {}, None))
         else:
-            outcomes.append(JobOutcome(job, found.status, final_metrics(found), found.location))
+            error = one_line(found.error.message) if found.error is not None else None
+            outcomes.append(JobOutcome(job, found.status, final_metrics(found), found.location, error))
     return outcomes
 
 
@@ -173,9 +183,11 @@ def run(
     progress: TransferProgress | None = None,
 ) -> RunReport:
     """Evaluate every checkpoint on every task; one eval_set per checkpoint version."""
+    from eval_orchestrator.preflight import check_plan
     from eval_orchestrator.task_loader import load_tasks
 
-    tasks = load_tasks(config.tasks)  # fail on a missing task before any checkpoint work
+    check_plan(config)  # secrets, model, generate config, hooks, log dir, W&B names: before any checkpoint work
+    tasks = load_tasks(config.tasks)
     tracking = TrackingSettings.from_config(config)
     if tracking.mode == "offline":
         why = "no WANDB_API_KEY" if config.wandb.mode == "auto" else "mode is offline"

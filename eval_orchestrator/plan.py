@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from eval_orchestrator.job import Job, TrackingSettings
-from eval_orchestrator.run_config import InspectOptions, RunConfig, TaskConfig
+from eval_orchestrator.job import Job, TrackingSettings, canonical_json
+from eval_orchestrator.redact import redact
+from eval_orchestrator.run_config import InspectOptions, ModelConfig, RunConfig, TaskConfig
 from eval_orchestrator.store.checkpoint_store import Materialized
 from eval_orchestrator.task_loader import LoadedTask
 
@@ -27,6 +28,7 @@ class PlannedVersion:
     model: str
     model_args: Mapping[str, Any]
     model_roles: Mapping[str, str]  # role -> model spec (graders, judges), templated like the model
+    model_base_url: str | None
     jobs: tuple[Job, ...]  # one per loaded task, in the order the tasks load
 
 
@@ -57,19 +59,22 @@ def build_plan(
     """
     versions: list[PlannedVersion] = []
     seen: set[str] = set()
+    variant = plan_variant(config)
     for item in checkpoints:
         if item.resolved.digest in seen:
             continue
         seen.add(item.resolved.digest)
         name, args = model_spec(config, item)
+        base_url = args.pop("base_url", None)  # Inspect's own parameter (model_base_url), not a model arg
         versions.append(
             PlannedVersion(
                 checkpoint=item,
                 log_dir=version_log_dir(config, item),
                 model=name,
                 model_args={**args, **(model_args_override or {})},
+                model_base_url=None if base_url is None else str(base_url),
                 model_roles={role: _template(spec, template_fields(item)) for role, spec in config.model.roles.items()},
-                jobs=tuple(make_job(item, loaded) for loaded in tasks),
+                jobs=tuple(make_job(item, loaded, variant) for loaded in tasks),
             )
         )
     return Plan(
@@ -112,15 +117,58 @@ def model_spec(config: RunConfig, materialized: Materialized) -> tuple[str, dict
     return name, args
 
 
-def log_dir_for(root: Path, collection: str, version: str, digest: str) -> Path:
-    """A version's eval_set log dir under the log root (what `compare` and `report` read back)."""
+INSPECT_RESULT_OPTIONS = (
+    "limit",
+    "epochs",
+    "epochs_reducer",
+    "sample_id",
+    "time_limit",
+    "message_limit",
+    "token_limit",
+)
+
+
+def plan_variant(config: RunConfig) -> dict[str, Any]:
+    """What changes a result besides the checkpoint, the task and its args: the model spec, args and
+    roles, the generate config, and the sample/epoch/limit options. Only what differs from the
+    defaults, so a default plan keeps the job keys, W&B runs and log dirs it always had."""
+    model, inspect = ModelConfig(), InspectOptions()
+    out: dict[str, Any] = {}
+    if config.model.name != model.name:
+        out["model"] = config.model.name
+    if config.model.args != model.args:
+        out["model_args"] = config.model.args  # the templates, not the paths they fill (machine-specific)
+    if config.model.roles:
+        out["model_roles"] = config.model.roles
+    if config.model.generate:
+        out["generate"] = config.model.generate
+    for name in INSPECT_RESULT_OPTIONS:
+        if (value := getattr(config.inspect, name)) != getattr(inspect, name):
+            out[name] = value
+    return out
+
+
+def variant_id(variant: Mapping[str, Any]) -> str:
+    """The folder of a non-default plan's logs under the version's log dir ('' for the default plan)."""
+    import hashlib
+
+    return "" if not variant else "plan-" + hashlib.sha256(canonical_json(variant).encode()).hexdigest()[:10]
+
+
+def log_dir_for(root: Path, collection: str, version: str, digest: str, variant: str = "") -> Path:
+    """A version's eval_set log dir under the log root (what `compare` and `report` read back).
+
+    Plans that differ in a result-changing option (``variant_id``) get a folder of their own; plans
+    with other tasks share the version's folder, where eval_set tells their logs apart."""
     # The digest keeps two registries' "tiny:v1" apart; no ':' in the path (vllm splits on it).
-    return root.resolve() / collection / f"{version}-{digest[:12]}"
+    where = root.resolve() / collection / f"{version}-{digest[:12]}"
+    return where / variant if variant else where
 
 
 def version_log_dir(config: RunConfig, materialized: Materialized) -> Path:
     resolved = materialized.resolved
-    return log_dir_for(Path(config.inspect.log_dir), resolved.collection, resolved.version, resolved.digest)
+    variant = variant_id(plan_variant(config))
+    return log_dir_for(Path(config.inspect.log_dir), resolved.collection, resolved.version, resolved.digest, variant)
 
 
 def grouping_label(explicit: Any, args: Mapping[str, Any], *names: str) -> Any:
@@ -140,7 +188,7 @@ def _as_int(value: Any) -> int | None:
         return None  # a grouping label only: a fewshot arg that is not a number groups nothing
 
 
-def make_job(materialized: Materialized, loaded: LoadedTask) -> Job:
+def make_job(materialized: Materialized, loaded: LoadedTask, variant: Mapping[str, Any] | None = None) -> Job:
     resolved = materialized.resolved
     task_config = loaded.config
     args = dict(task_config.args)
@@ -158,5 +206,7 @@ def make_job(materialized: Materialized, loaded: LoadedTask) -> Job:
         language=None if language is None else str(language),
         fewshot=_as_int(grouping_label(task_config.fewshot, args, "fewshot", "num_fewshot")),
         num_samples=task_config.num_samples,
-        registry_metadata=dict(resolved.metadata),
+        registry_metadata=redact(dict(resolved.metadata)),  # W&B metadata is remote input: no secret goes on
+        variant=dict(variant or {}),
+        task_version=getattr(loaded.task, "version", 0) or 0,
     )

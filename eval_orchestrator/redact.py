@@ -1,17 +1,35 @@
-"""Keep secrets out of logs, W&B configs and artifacts."""
+"""Keep secrets out of logs, W&B configs and artifacts.
+
+A key looks secret when one of its words (split at '_', '-', '.', spaces and camelCase) is a secret
+word, or two of them name a key (``api_key``, ``accessKey``); words, not substrings, so
+``max_tokens``, ``tokenizer`` and ``author`` are not secrets and ``hf_token``, ``OPENAI_API_KEY``,
+``db-password`` and ``awsSecretAccessKey`` are.
+"""
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Mapping
 from typing import Any
 
-_SECRET_KEY = re.compile(r"(api[_-]?key|token|secret|password|passwd|credential|auth)", re.IGNORECASE)
+SECRET_WORDS = frozenset(
+    {"token", "secret", "password", "passwd", "pwd", "credential", "credentials", "apikey", "auth", "bearer", "cookie"}
+)
+KEY_QUALIFIERS = frozenset({"api", "access", "private", "secret", "signing", "encryption", "client", "license"})
 REDACTED = "***"
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def key_words(name: str) -> list[str]:
+    return [word.lower() for word in _WORD.findall(name)]
 
 
 def is_secret_key(name: object) -> bool:
-    return bool(_SECRET_KEY.search(str(name)))
+    words = key_words(str(name))
+    if SECRET_WORDS.intersection(words):
+        return True
+    return any(a in KEY_QUALIFIERS and b == "key" for a, b in itertools.pairwise(words))
 
 
 def secret_path(value: Any, path: str = "") -> str | None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from eval_orchestrator.errors import ConfigError
+from eval_orchestrator.redact import secret_path
 from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.watch.settings import WatchConfig
 
@@ -43,15 +45,16 @@ class TaskConfig(_Strict):
 class InspectOptions(_Strict):
     """Options passed through to ``inspect_ai.eval_set``."""
 
-    limit: int | None = Field(default=None, ge=1, description="Samples per task (all when unset).")
-    epochs: int = Field(default=1, ge=1, description="Epochs per sample.")
-    max_tasks: int | None = Field(default=None, ge=1, description="Tasks run in parallel.")
-    max_samples: int | None = Field(default=None, ge=1, description="Samples run in parallel per task.")
+    # Upper bounds: a number that would run (or wait) for ever is a typo, refused naming its key.
+    limit: int | None = Field(default=None, ge=1, le=10**9, description="Samples per task (all when unset).")
+    epochs: int = Field(default=1, ge=1, le=10_000, description="Epochs per sample.")
+    max_tasks: int | None = Field(default=None, ge=1, le=10_000, description="Tasks run in parallel.")
+    max_samples: int | None = Field(default=None, ge=1, le=100_000, description="Samples run in parallel per task.")
     log_dir: str = Field(default="logs", description="Root of Inspect logs; one subfolder per checkpoint version.")
     display: Literal["full", "conversation", "rich", "plain", "log", "none"] | None = Field(
         default=None, description="Inspect display: full, conversation, rich, plain, log, none."
     )
-    retry_attempts: int = Field(default=0, ge=0, description="eval_set retries of a failed task.")
+    retry_attempts: int = Field(default=0, ge=0, le=100, description="eval_set retries of a failed task.")
     fail_on_error: bool | float | None = Field(
         default=None, description="Inspect's fail_on_error (a bool or the tolerated error fraction)."
     )
@@ -64,7 +67,9 @@ class InspectOptions(_Strict):
     message_limit: int | None = Field(default=None, ge=1, description="Messages a sample may use (--message-limit).")
     token_limit: int | None = Field(default=None, ge=1, description="Tokens a sample may use (--token-limit).")
     log_dir_allow_dirty: bool = Field(
-        default=False, description="Let eval_set run in a version's log dir holding logs of other tasks."
+        default=True,
+        description="Let eval_set run in a version's log dir holding other plans' logs (so plans on one version "
+        "coexist: eval_set tells their logs apart); false refuses such a dir, as Inspect's default does.",
     )
 
 
@@ -159,12 +164,21 @@ class StoreConfig(_Strict):
     wait_timeout: float = Field(
         default=3600,
         ge=0,
+        le=7 * 86_400,  # a week; also refuses inf and nan
         description="WANDB_ARTIFACT_WAIT_TIMEOUT_SEC: how long to wait for '<name>:<alias>' while only an "
         "incomplete '<alias>-local' exists.",
     )
     poll_interval: float = Field(
-        default=15, gt=0, description="Seconds between checks while waiting for an upload to finish."
+        default=15, gt=0, le=3600, description="Seconds between checks while waiting for an upload to finish."
     )
+
+
+class SecretConfig(_Strict):
+    """A secret the evals need, declared by name (Hawk's habit): its value comes from the environment
+    (or .env) only, is checked before any checkpoint work, and is never written anywhere."""
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$", description="The environment variable.")
+    description: str | None = Field(default=None, description="What it is for (shown when it is missing).")
 
 
 class RunConfig(_Strict):
@@ -183,6 +197,32 @@ class RunConfig(_Strict):
     hub: HubConfig = Field(default_factory=HubConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     watch: WatchConfig | None = Field(default=None, description="`eval-orchestrator watch`: what to watch and gate.")
+    secrets: list[SecretConfig] = Field(
+        default_factory=list, description="Environment variables the evals need: 'NAME' or {name, description}."
+    )
+
+    @field_validator("secrets", mode="before")
+    @classmethod
+    def _secret_shorthand(cls, value: Any) -> Any:
+        return (
+            [{"name": item} if isinstance(item, str) else item for item in value] if isinstance(value, list) else value
+        )
+
+    @model_validator(mode="after")
+    def _no_secret_values(self) -> RunConfig:
+        """A secret-looking key with a value would be written into logs, W&B and artifacts: refused."""
+        trees: list[tuple[str, Any]] = [(f"tasks[{i}].args", t.args) for i, t in enumerate(self.tasks)]
+        trees += [("model.args", self.model.args), ("model.generate", self.model.generate)]
+        trees += [("wandb.config", self.wandb.config)]
+        for where, tree in trees:
+            if found := secret_path(tree):
+                key = found.split(".")[-1].split("[")[0]
+                raise ConfigError(
+                    f"{where}: {found!r} looks like a secret, and its value would be written into logs, W&B and "
+                    f"artifacts; declare it under secrets: (or --secret {key.upper()}) and have the task or "
+                    "provider read it from the environment"
+                )
+        return self
 
     @field_validator("tasks", mode="before")
     @classmethod

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+from eval_orchestrator.error_text import error_text
 from eval_orchestrator.errors import UserError
 from eval_orchestrator.run_config import TaskConfig
 
@@ -28,15 +32,45 @@ def load_tasks(tasks: list[TaskConfig] | tuple[TaskConfig, ...]) -> list[LoadedT
 
     loaded: list[LoadedTask] = []
     for task_config in tasks:
+        spec = _inspect_spec(task_config.spec)
         try:
-            found = inspect_load_tasks([task_config.spec], task_config.args)
-        except Exception as exc:  # Inspect raises several kinds here; all mean the same to the user
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UserError(
-                f"task {task_config.spec!r} could not be loaded ({reason}); "
-                "check the spec ('file.py@task' or 'package/task') and its -T args"
-            ) from None
+            found = inspect_load_tasks([spec], task_config.args)
+        except Exception as exc:  # Inspect raises several kinds here: its own text, whole, on one line
+            raise UserError(f"task {task_config.spec!r} could not be loaded: {error_text(exc)}") from None
         if not found:
-            raise UserError(f"task {task_config.spec!r} not found; check the spec ('file.py@task' or 'package/task')")
+            raise UserError(f"task {task_config.spec!r} did not load: {_why_not_found(task_config.spec)}")
         loaded.extend(LoadedTask(task_config, task) for task in found)
     return loaded
+
+
+def _inspect_spec(spec: str) -> str:
+    """Inspect takes an absolute 'file.py@task' but not an absolute 'file.py' (a glob): made relative."""
+    file, at, _ = spec.partition("@")
+    if not at and file.endswith(".py") and os.path.isabs(file):
+        return os.path.relpath(file)
+    return spec
+
+
+def _why_not_found(spec: str) -> str:
+    """Inspect skips a task file that fails to import; say why, in the file's own words."""
+    file, _, name = spec.partition("@")
+    if not file.endswith(".py"):
+        return "no installed package registers it; check the name (`inspect list tasks`) or install the package"
+    path = Path(file)
+    if not path.is_file():
+        return f"{file} does not exist (relative to {Path.cwd()})"
+    try:
+        source = path.read_text(encoding="utf-8")
+        compile(source, str(path), "exec")
+    except SyntaxError as exc:
+        return f"{file} line {exc.lineno}: SyntaxError: {exc.msg}"
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        return f"{file} cannot be read: {error_text(exc)}"
+    module = importlib.util.spec_from_file_location(f"_eval_orchestrator_probe_{path.stem}", path)
+    try:
+        assert module is not None and module.loader is not None
+        module.loader.exec_module(importlib.util.module_from_spec(module))
+    except Exception as exc:  # the import error Inspect swallowed: the user's to fix
+        return f"{file} failed to import: {type(exc).__name__}: {error_text(exc)}"
+    where = f"no @task named {name!r} in {file}" if name else f"no @task in {file}"
+    return where + "; check the spec ('file.py@task' or 'package/task')"

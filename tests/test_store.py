@@ -98,7 +98,6 @@ def test_path_traversal_in_manifest_is_refused(tmp_path: Path, registry: LocalRe
     from dataclasses import replace
 
     from eval_orchestrator.checkpoint import Manifest, ManifestEntry
-
     from eval_orchestrator.errors import RegistryError
 
     # A manifest (from W&B: remote input) cannot even name such a path...

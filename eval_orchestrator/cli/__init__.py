@@ -29,7 +29,15 @@ def main() -> None:
     from dotenv import find_dotenv, load_dotenv
 
     # The process environment wins over .env (override=False): one precedence order.
-    load_dotenv(find_dotenv(usecwd=True), override=False)
+    dotenv = find_dotenv(usecwd=True)
+    try:
+        load_dotenv(dotenv, override=False)
+    except (UnicodeDecodeError, ValueError) as exc:
+        from eval_orchestrator.errors import ConfigError
+
+        raise ConfigError(
+            f"the .env file {dotenv} cannot be read ({type(exc).__name__}); it must be UTF-8 KEY=value lines"
+        ) from None
     # A parent process's wandb service (WANDB_SERVICE is inherited) would outlive us if we are
     # killed, keeping our runs "in use" so a resumed plan could not continue them: use our own.
     os.environ.pop("WANDB_SERVICE", None)

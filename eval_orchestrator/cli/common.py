@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
-TEMPLATE = re.compile(r"\{(path|collection|version|digest)\}")
+from eval_orchestrator.error_text import one_line
+
+TEMPLATE = re.compile(r"\{\w+\}")  # '{path}' and friends (an unknown one is refused later, by name)
 
 
 def kv_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
@@ -32,6 +34,23 @@ def kv_pairs(pairs: tuple[str, ...], flag: str) -> dict[str, Any]:
 
 class ErrorsAsExitCodes(click.Group):
     """Turns our errors into one line on stderr and their exit code (errors.py), never a traceback."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's usage errors as one `error:` line too (exit 2), instead of usage text and 'Error:'."""
+        import sys
+
+        kwargs.pop("standalone_mode", None)
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[call-overload]
+        except click.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)  # usage errors carry the command they are about
+            where = f"`{ctx.command_path} --help`" if ctx is not None else "`--help`"
+            click.echo(f"error: {one_line(exc.format_message())} (see {where})", err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        sys.exit(code if isinstance(code, int) else 0)
 
     def invoke(self, ctx: click.Context) -> Any:
         from eval_orchestrator import interrupts
@@ -69,12 +88,6 @@ class ErrorsAsExitCodes(click.Group):
             click.echo("terminated" if terminated else "interrupted", err=True)
             _forget_interrupt_in_string_eval()
             ctx.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
-
-
-def one_line(text: str) -> str:
-    """An error as one line: Rich markup stripped, lines joined (a fix on its own line is kept)."""
-    text = re.sub(r"\[/?(?:bold|italic|red|green|yellow|blue|cyan|magenta|dim|underline)[^\]]*\]", "", text)
-    return " ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
 def _forget_interrupt_in_string_eval() -> None:

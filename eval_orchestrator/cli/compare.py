@@ -69,7 +69,14 @@ def print_comparison(report: ComparisonReport) -> None:
 @click.argument("baseline")
 @click.argument("candidate")
 @click.option("--task", "tasks", multiple=True, help="Task to compare (repeatable; default: every task both have).")
-@click.option("--log-dir", default="logs", show_default=True, help="The Inspect log root `run` wrote under.")
+@click.option("--log-dir", help="The Inspect log root `run` wrote under (default: the --config's, else ./logs).")
+@click.option(
+    "--config",
+    "plan_file",
+    type=click.Path(dir_okay=False),
+    help="The run config that produced the logs: its log root, and its own logs when it changed the model, "
+    "generate config or limits (plans like that keep their logs apart).",
+)
 @click.option("--from-wandb", is_flag=True, help="Take the Inspect logs out of the versions' W&B results artifacts.")
 @click.option("--cluster", help="Sample-metadata key to cluster standard errors (and the bootstrap) on.")
 @click.option("--alpha", type=float, default=0.05, show_default=True, help="1 - the interval's coverage.")
@@ -86,7 +93,8 @@ def compare(
     baseline: str,
     candidate: str,
     tasks: tuple[str, ...],
-    log_dir: str,
+    log_dir: str | None,
+    plan_file: str | None,
     from_wandb: bool,
     cluster: str | None,
     alpha: float,
@@ -107,9 +115,20 @@ def compare(
     from eval_orchestrator.comparison.compare import compare as run_compare
     from eval_orchestrator.errors import GateFailed
 
+    variant = ""
+    if plan_file:
+        from eval_orchestrator.config import build_config, read_yaml
+        from eval_orchestrator.plan import plan_variant, variant_id
+
+        # A watch plan names no checkpoints of its own: the candidate stands in (it changes no variant).
+        layer = {} if read_yaml(plan_file).get("checkpoints") else {"checkpoints": [candidate]}
+        plan = build_config(plan_file, layer=layer)
+        variant = variant_id(plan_variant(plan))
+        log_dir = log_dir or plan.inspect.log_dir
     options = CompareOptions(
         tasks=tasks,
-        log_dir=log_dir,
+        log_dir=log_dir or "logs",
+        variant=variant,
         from_wandb=from_wandb,
         wandb_project=wandb_project or os.environ.get("WANDB_PROJECT"),
         wandb_entity=wandb_entity or os.environ.get("WANDB_ENTITY"),

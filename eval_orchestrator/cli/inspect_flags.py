@@ -39,7 +39,7 @@ def inspect_options(command: Callable[..., Any]) -> Callable[..., Any]:
         sample_ids = [part.strip() for value in kwargs.pop("inspect_sample_id") for part in value.split(",")]
         flags[("inspect", "sample_id")] = [s for s in sample_ids if s] or None
         flags[("inspect", "epochs_reducer")] = list(kwargs.pop("inspect_epochs_reducer")) or None
-        flags[("inspect", "log_dir_allow_dirty")] = kwargs.pop("inspect_log_dir_allow_dirty") or None
+        flags[("inspect", "log_dir_allow_dirty")] = kwargs.pop("inspect_log_dir_allow_dirty")
         return command(*args, inspect_flags=flags, **kwargs)
 
     decorated: Callable[..., Any] = wrapper
@@ -50,10 +50,11 @@ def inspect_options(command: Callable[..., Any]) -> Callable[..., Any]:
             "--epochs-reducer", "inspect_epochs_reducer", multiple=True, help="mean, mode, max, at_least_N, pass_at_N."
         ),
         click.option(
-            "--log-dir-allow-dirty",
+            "--log-dir-allow-dirty/--no-log-dir-allow-dirty",
             "inspect_log_dir_allow_dirty",
-            is_flag=True,
-            help="Let eval_set run in a log dir holding logs of other tasks.",
+            default=None,
+            help="Let eval_set run in a version's log dir holding other plans' logs (the default here, so plans "
+            "on one version coexist); --no-... refuses such a dir.",
         ),
     ]
     for option in reversed(options):

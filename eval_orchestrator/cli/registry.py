@@ -25,9 +25,17 @@ def registry_add(
     source: str, collection: str, aliases: tuple[str, ...], metadata: tuple[str, ...], description: str | None
 ) -> None:
     """Register SOURCE (a directory, or s3://bucket/prefix by reference) as the next version vN of COLLECTION."""
+    from eval_orchestrator.errors import UserError
     from eval_orchestrator.orchestrate import local_registry
+    from eval_orchestrator.redact import is_secret_key
 
-    resolved = local_registry().add(source, collection, list(aliases), kv_pairs(metadata, "--metadata"), description)
+    pairs = kv_pairs(metadata, "--metadata")
+    if secret := next((key for key in pairs if is_secret_key(key)), None):
+        raise UserError(
+            f"--metadata {secret}=... looks like a secret; registry metadata is copied into every run's W&B config "
+            "and summary: keep secrets in the environment (declare them under secrets: in the run config)"
+        )
+    resolved = local_registry().add(source, collection, list(aliases), pairs, description)
     click.echo(
         f"added local-registry/{collection}:{resolved.version} "
         f"({len(resolved.manifest.entries)} files, {resolved.manifest.total_bytes} bytes, "

@@ -43,6 +43,13 @@ if TYPE_CHECKING:
     type=click.Choice(["full", "conversation", "rich", "plain", "log", "none"]),
     help="Inspect display mode.",
 )
+@click.option(
+    "--secret",
+    "secrets",
+    multiple=True,
+    help="An environment variable the evals need (repeatable), added to the config's secrets: checked before "
+    "any checkpoint work, never written anywhere.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
 def run(
     config_file: str | None,
@@ -69,6 +76,7 @@ def run(
     wait_timeout: float | None,
     workers: int | None,
     display: str | None,
+    secrets: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Evaluate checkpoints on Inspect tasks (from --config, flags, or both; flags win)."""
@@ -108,6 +116,7 @@ def run(
         raise UserError("-T applies to --task specs; give --task, or put args under tasks[].args in the config")
     config = build_config(config_file, flags)
     config = with_model_args(config, model_args)
+    config = with_secrets(config, secrets)
     # Inspect and wandb print progress on stdout; keep stdout for our table or JSON alone.
     from eval_orchestrator.progress import RichTransferProgress
 
@@ -118,8 +127,18 @@ def run(
     else:
         _print_report(report)
     if not report.ok:
-        problems = [f"{o.job.label} ({o.status})" for o in report.failed] + report.tracker_errors
+        problems = [f"{o.job.label} ({o.status}{': ' + o.error[:300] if o.error else ''})" for o in report.failed]
+        problems += report.tracker_errors
         raise EvalFailed(f"{len(problems)} problem(s): " + "; ".join(problems))
+
+
+def with_secrets(config: RunConfig, names: tuple[str, ...]) -> RunConfig:
+    """--secret NAME adds to the config's secrets (declared by name only; the value stays in the env)."""
+    if not names:
+        return config
+    declared = [s.model_dump() for s in config.secrets]
+    known = {s["name"] for s in declared}
+    return _revalidated(config, secrets=declared + [{"name": name} for name in names if name not in known])
 
 
 def _roles(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -139,7 +158,22 @@ def with_model_args(config: RunConfig, pairs: tuple[str, ...]) -> RunConfig:
     if not pairs:
         return config
     merged = {**config.model.args, **kv_pairs(pairs, "-M")}
-    return config.model_copy(update={"model": config.model.model_copy(update={"args": merged})})
+    return _revalidated(config, model={**config.model.model_dump(exclude_unset=True), "args": merged})
+
+
+def _revalidated(config: RunConfig, **sections: Any) -> RunConfig:
+    """The config with ``sections`` replaced, validated again (so -M api_key=... is refused like a file's)."""
+    from pydantic import ValidationError
+
+    from eval_orchestrator.errors import ConfigError
+    from eval_orchestrator.run_config import RunConfig
+
+    try:
+        return RunConfig.model_validate({**config.model_dump(exclude_unset=True), **sections})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise ConfigError(f"{where}: {first['msg']}") from None
 
 
 def _outcome_json(outcome: JobOutcome) -> dict[str, Any]:
@@ -208,12 +242,14 @@ def resolve(
         item = orchestrate.resolve(ref, store, progress, notify=lambda line: click.echo(line, err=True))
     removed = bool(orchestrate.release([item], store))
     resolved = item.resolved
+    from eval_orchestrator.redact import redact
+
     info = {
         "ref": str(resolved.version_ref),
         "version": resolved.version,
         "digest": resolved.digest,
         "aliases": list(resolved.aliases),
-        "metadata": dict(resolved.metadata),
+        "metadata": redact(dict(resolved.metadata)),
         "path": str(item.path),
         "files": len(resolved.manifest.entries),
         "bytes": resolved.manifest.total_bytes,

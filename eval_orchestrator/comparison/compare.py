@@ -9,7 +9,7 @@ Holm-adjusted p-values across all of them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,7 @@ Notify = Callable[[str], None]
 class CompareOptions:
     tasks: tuple[str, ...] = ()  # default: every task both sides have
     log_dir: str = "logs"  # the Inspect log root `run` wrote under
+    variant: str = ""  # the plan's log folder under each version's (plan.variant_id); '' = the default plan
     from_wandb: bool = False  # take the logs out of the versions' W&B results artifacts
     wandb_project: str | None = None  # where those artifacts are (from_wandb)
     wandb_entity: str | None = None
@@ -58,14 +59,35 @@ def find_logs(resolved: ResolvedCheckpoint, options: CompareOptions, tasks: tupl
         from eval_orchestrator.comparison.wandb_results import download_logs
 
         return download_logs(resolved, tasks, options.wandb_project, options.wandb_entity)
-    where = log_dir_for(Path(options.log_dir), resolved.collection, resolved.version, resolved.digest)
+    where = log_dir_for(Path(options.log_dir), resolved.collection, resolved.version, resolved.digest, options.variant)
     logs = latest_logs(where) if where.is_dir() else {}
     if not logs:
+        others = sorted(p.name for p in where.glob("plan-*")) if where.is_dir() else []
+        hint = f" (other plans' logs are in {', '.join(others)}: pass that plan's --config)" if others else ""
         raise UserError(
-            f"no Inspect logs for {resolved.version_ref} under {options.log_dir}/ (looked in {where}); "
+            f"no Inspect logs for {resolved.version_ref} under {options.log_dir}/ (looked in {where}){hint}; "
             "run it first or pass --from-wandb"
         )
     return logs
+
+
+def _only_plan(base: ResolvedCheckpoint, cand: ResolvedCheckpoint, options: CompareOptions, notify: Notify) -> str:
+    """Without --config: the default plan's logs, or else the one plan both versions were evaluated with."""
+    folders = []
+    for side in (base, cand):
+        where = log_dir_for(Path(options.log_dir), side.collection, side.version, side.digest)
+        if where.is_dir() and any(where.glob("*.eval")):
+            return ""  # the default plan's logs are there
+        folders.append({p.name for p in where.glob("plan-*") if any(p.glob("*.eval"))} if where.is_dir() else set())
+    common = sorted(folders[0] & folders[1])
+    if len(common) == 1:
+        notify(f"comparing the logs of the one plan both versions ran ({common[0]})")
+        return common[0]
+    if len(common) > 1:
+        raise UserError(
+            f"both versions were evaluated by several plans ({', '.join(common)}); pass the plan's --config to choose"
+        )
+    return ""
 
 
 def _clusters(ids: list[str], base: TaskScores, cand: TaskScores, key: str, notes: list[str]) -> np.ndarray:
@@ -163,6 +185,8 @@ def compare(
     registries = Registries(store, notify)  # one W&B session for both sides
     base_version = resolve_version(baseline, store, notify, registries)
     cand_version = resolve_version(candidate, store, notify, registries)
+    if not options.from_wandb and not options.variant:
+        options = replace(options, variant=_only_plan(base_version, cand_version, options, notify))
     base_logs = find_logs(base_version, options, options.tasks)
     cand_logs = find_logs(cand_version, options, options.tasks)
     notes: list[str] = []

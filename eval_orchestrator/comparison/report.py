@@ -71,7 +71,7 @@ def collection_report(
     for number, digest, path in dirs:
         # Two registries' "v1" of one collection name are told apart by their digest.
         label = f"v{number}" + (f"-{digest[:8]}" if number in repeated else "")
-        logs = latest_logs(path)
+        logs = latest_logs(path) or latest_logs(path, every_plan=True)  # the default plan's, else any plan's
         if logs:
             versions.append(label)
         for task, log in sorted(logs.items()):

@@ -40,12 +40,13 @@ def task_label(header: Any) -> str:
     return str(header.eval.task).rsplit("/", 1)[-1] if meta is None else job_task_label(meta.job)
 
 
-def latest_logs(log_dir: Path) -> dict[str, Path]:
-    """Each task's newest successful Inspect log directly under ``log_dir``."""
+def latest_logs(log_dir: Path, every_plan: bool = False) -> dict[str, Path]:
+    """Each task's newest successful Inspect log directly under ``log_dir`` (or, with ``every_plan``,
+    in its plans' folders too)."""
     from inspect_ai.log import read_eval_log
 
     newest: dict[str, tuple[str, Path]] = {}
-    for path in sorted(log_dir.glob("*.eval")):
+    for path in sorted(log_dir.rglob("*.eval") if every_plan else log_dir.glob("*.eval")):
         header = read_eval_log(str(path), header_only=True)
         if header.status != "success":
             continue

@@ -38,7 +38,8 @@ from filelock import FileLock
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from eval_orchestrator.checkpoint import FileSource, ManifestEntry, ResolvedCheckpoint
-from eval_orchestrator.errors import StoreError, Unavailable, VerificationFailed
+from eval_orchestrator.errors import DiskFull, StoreError, Unavailable, VerificationFailed, disk_full
+from eval_orchestrator.store import space
 from eval_orchestrator.store.checks import Check, digest_on_disk
 from eval_orchestrator.store.download import Downloader, safe_relative
 from eval_orchestrator.store.journal import JOURNAL, Journal
@@ -190,9 +191,12 @@ class CheckpointStore:
         ephemeral: bool,
     ) -> int:
         staging = self.partial_dir(resolved)
+        label = f"{resolved.collection}:{resolved.version}"
+        needed = resolved.manifest.total_bytes - space.folder_bytes(staging / FILES)  # a resumed one has some
+        space.make_room(self.root, needed, label, lambda: space.sweep_dead_partials(
+            self.root, PARTIAL_PREFIX, staging, self.lock))  # fmt: skip
         (staging / FILES).mkdir(parents=True, exist_ok=True)
         journal = Journal(staging)
-        label = f"{resolved.collection}:{resolved.version}"
         downloader = Downloader(label, staging / FILES, journal, self.workers, self.retries, on_bytes)
         try:
             jobs = self._plan(resolved, source, label)
@@ -215,8 +219,15 @@ class CheckpointStore:
             journal.close()
             # Bad source bytes, or a copy nobody keeps: nothing stays. An interrupted or failed
             # transfer of a kept checkpoint stays hidden in the partial dir, for the next run to resume.
-            if ephemeral or isinstance(exc, VerificationFailed):
+            # A full disk: the partial would keep it full for every later run, so it goes too.
+            if ephemeral or isinstance(exc, VerificationFailed) or disk_full(exc):
                 shutil.rmtree(staging, ignore_errors=True)
+            if disk_full(exc):
+                raise DiskFull(
+                    f"the disk filled while fetching {label} into {self.root}; the unfinished download was removed. "
+                    f"It needs {resolved.manifest.total_bytes:,} bytes: free space (`eval-orchestrator cache prune`) "
+                    "or point WANDB_ARTIFACT_DIR at a bigger disk, and run again"
+                ) from None
             raise
         return downloader.copied
 

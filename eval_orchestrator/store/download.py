@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from eval_orchestrator.errors import OrchestratorError, StoreError, Unavailable, VerificationFailed
+from eval_orchestrator.errors import OrchestratorError, StoreError, Unavailable, VerificationFailed, disk_full
 from eval_orchestrator.store.checks import Check, md5_of_range
 from eval_orchestrator.store.journal import Journal
 from eval_orchestrator.store.sources import FilePlan, RangeCorrupted, RangedSource
@@ -169,7 +169,10 @@ class Downloader:
 
         retrying = Retrying(
             retry=retry_if_exception(
-                lambda exc: isinstance(exc, _ShortRead | RangeCorrupted) or file.source.is_transient(exc)
+                lambda exc: (
+                    isinstance(exc, _ShortRead | RangeCorrupted)
+                    or (file.source.is_transient(exc) and not disk_full(exc))
+                )  # a full disk stays full on retry
             ),
             stop=stop_after_attempt(self.retries if plan.resumable else 1),
             wait=wait_exponential_jitter(initial=0.2, max=self.retry_wait_max),
@@ -194,7 +197,7 @@ class Downloader:
         except OrchestratorError:
             raise
         except Exception as exc:
-            if file.source.is_transient(exc):
+            if file.source.is_transient(exc) and not disk_full(exc):
                 raise Unavailable(
                     f"downloading {plan.entry.path!r} of {self.label} failed after {self.retries} attempts: {exc}"
                 ) from None

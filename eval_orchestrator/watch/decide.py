@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from eval_orchestrator.comparison.model import ComparisonReport
 from eval_orchestrator.errors import RegistryError, Unavailable, UserError
 from eval_orchestrator.job import canonical_json
-from eval_orchestrator.plan import log_dir_for
+from eval_orchestrator.plan import log_dir_for, plan_variant, variant_id
 from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.run_config import RunConfig
 from eval_orchestrator.watch.ledger import TERMINAL, Entry, Ledger
@@ -70,6 +70,7 @@ class Pipeline:
     def __init__(self, config: RunConfig, watch: WatchConfig, ledger: Ledger, owner: str, notify: Notify) -> None:
         self.config, self.watch, self.ledger, self.owner, self.notify = config, watch, ledger, owner, notify
         self.plan_hash = plan_hash(config)
+        self.variant = variant_id(plan_variant(config))
         self._determined: DeterminedExecutor | None = None
 
     # -- the steps ---------------------------------------------------------------------------
@@ -186,7 +187,7 @@ class Pipeline:
 
     def _has_logs(self, entry: Entry) -> bool:
         where = log_dir_for(Path(self.config.inspect.log_dir), parse_ref(entry.ref).collection, entry.version,
-                            entry.digest)  # fmt: skip
+                            entry.digest, self.variant)  # fmt: skip
         return where.is_dir() and any(where.glob("*.eval"))
 
     def _compare(self, entry: Entry) -> Entry:
@@ -200,7 +201,7 @@ class Pipeline:
         comparison = None
         if base is not None:
             gate = self.watch.gate
-            options = CompareOptions(tasks=tuple(gate.tasks), log_dir=self.config.inspect.log_dir,
+            options = CompareOptions(tasks=tuple(gate.tasks), log_dir=self.config.inspect.log_dir, variant=self.variant,
                                      cluster=gate.cluster, alpha=gate.alpha, margin=gate.margin)  # fmt: skip
             comparison = compare(base.ref, entry.ref, options, self.config.store, self.notify)
         decision = self._decide(entry, base, comparison)

@@ -38,7 +38,11 @@ class Watcher:
             raise ConfigError("the run config has no 'watch:' section; add watch.collections (see README)")
         self.config = config
         self.watch: WatchConfig = config.watch
-        if self.watch.executor == "determined":
+        if self.watch.executor == "local":
+            from eval_orchestrator.preflight import check_plan
+
+            check_plan(config)  # the plan every version will run, checked before the first poll
+        else:
             from eval_orchestrator.det.submit import check_ready
 
             check_ready(config, self.watch.determined.context)  # before the first poll: nothing submitted yet

@@ -1,0 +1,183 @@
+"""Check the whole plan before any checkpoint is fetched: what would otherwise fail after minutes of
+downloading (or after the eval) fails here, as one line naming what is wrong and how to fix it.
+
+Checked: declared secrets are set; model spec templates name only known fields; the model
+provider (and each role's) exists and its dependencies import; model args do not clash with
+Inspect's own ``get_model`` parameters; the generate config is one Inspect accepts; required hooks
+are installed; the log dir is writable; W&B project and entity names are valid.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import string
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from eval_orchestrator.error_text import error_text
+from eval_orchestrator.errors import ConfigError, UserError, from_os_error
+from eval_orchestrator.run_config import RunConfig
+
+TEMPLATE_FIELDS = frozenset({"path", "collection", "version", "digest"})
+# get_model's own keyword parameters: a model arg of the same name would be passed twice.
+GET_MODEL_PARAMETERS = frozenset({"model", "role", "required", "default", "config", "memoize"})
+PASSED_THROUGH = frozenset({"base_url"})  # taken out of the model args and given to Inspect as model_base_url
+WANDB_PROJECT_FORBIDDEN = re.compile(r"[/\\#?%:]")
+WANDB_ENTITY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def check_plan(config: RunConfig, environ: Mapping[str, str] | None = None) -> None:
+    env = os.environ if environ is None else environ
+    check_secrets(config, env)
+    check_model(config)
+    check_hooks(config)
+    check_log_dir(config.inspect.log_dir)
+    check_folder(config.wandb.dir or ".", "the W&B dir (WANDB_DIR / wandb.dir)")
+    if config.store.artifact_dir:
+        check_folder(config.store.artifact_dir, "the checkpoint store (WANDB_ARTIFACT_DIR / --artifact-dir)")
+    check_wandb_names(config)
+
+
+def check_secrets(config: RunConfig, env: Mapping[str, str]) -> None:
+    missing = [s for s in config.secrets if not env.get(s.name)]
+    if missing:
+        named = ", ".join(s.name + (f" ({s.description})" if s.description else "") for s in missing)
+        raise ConfigError(f"declared secret(s) not set: {named}; export them or put them in .env (never in the config)")
+
+
+def template_problem(text: str) -> str | None:
+    """Why a model spec template cannot be filled (None when it can)."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as exc:
+        return f"{text!r} is not a valid template ({exc})"
+    unknown = sorted(fields - TEMPLATE_FIELDS)
+    if unknown:
+        return f"{text!r} names {{{unknown[0]}}}; templates may use {{path}}, {{collection}}, {{version}}, {{digest}}"
+    return None
+
+
+def _strings(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, Mapping):
+        return [s for item in value.values() for s in _strings(item)]
+    if isinstance(value, list | tuple):
+        return [s for item in value for s in _strings(item)]
+    return []
+
+
+def check_model(config: RunConfig) -> None:
+    model = config.model
+    specs = {"model.name": model.name, **{f"model.roles.{role}": spec for role, spec in model.roles.items()}}
+    for where, text in [*specs.items(), *(("model.args", s) for s in _strings(model.args))]:
+        if problem := template_problem(text):
+            raise ConfigError(f"{where}: {problem}")
+    clash = sorted(GET_MODEL_PARAMETERS.intersection(model.args))
+    if clash:
+        raise ConfigError(
+            f"model arg {clash[0]!r} (-M {clash[0]}=...) clashes with Inspect's own get_model parameter; "
+            "generation settings go in model.generate (or --max-tokens, --temperature, ...)"
+        )
+    for where, spec in specs.items():
+        check_provider(where, spec)
+    check_generate(model.generate)
+
+
+def check_provider(where: str, spec: str) -> None:
+    """The provider exists (built in, or registered by an installed package) and its dependencies import."""
+    provider, sep, _ = spec.partition("/")
+    if not sep or "{" in provider:
+        raise ConfigError(f"{where}: {spec!r} should be '<provider>/<model>', e.g. hf/{{path}} or vllm/{{path}}")
+    factories = providers()
+    if provider not in factories:
+        known = ", ".join(sorted(name for name in factories if not name.startswith("_"))[:12])
+        raise ConfigError(f"{where}: unknown model provider {provider!r} (known: {known}, ...); check the spelling")
+    try:
+        factories[provider]()  # the provider's own dependency checks: imports, `pip install ...` hints
+    except Exception as exc:
+        raise UserError(f"{where}: the {provider!r} provider cannot load: {error_text(exc)}") from None
+
+
+def providers() -> dict[str, Any]:
+    """Provider name -> the function that imports its ModelAPI (without creating a model)."""
+    import inspect
+
+    import inspect_ai.model._providers.providers  # noqa: F401  # registers the built-in providers
+    from inspect_ai._util.entrypoints import ensure_entry_points
+    from inspect_ai._util.registry import registry_find, registry_info, registry_unqualified_name
+
+    ensure_entry_points()  # providers of installed packages (an entry point, like ours)
+    found: dict[str, Any] = {}
+    for wrapper in registry_find(lambda info: info.type == "modelapi"):
+        name = registry_unqualified_name(registry_info(wrapper))
+        wrapped = inspect.getclosurevars(wrapper).nonlocals.get("wrapped", wrapper) if callable(wrapper) else wrapper
+        found[name] = wrapped if not isinstance(wrapped, type) else (lambda cls=wrapped: cls)
+    return found
+
+
+def check_generate(generate: Mapping[str, Any]) -> None:
+    from inspect_ai.model import GenerateConfig
+    from pydantic import ValidationError
+
+    try:
+        GenerateConfig(**generate)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"]) or "?"
+        raise ConfigError(f"model.generate.{key}: {first['msg']} (Inspect's GenerateConfig)") from None
+    except TypeError as exc:
+        raise ConfigError(f"model.generate: {exc}") from None
+
+
+def check_hooks(config: RunConfig) -> None:
+    if not config.hooks:
+        return
+    from inspect_ai._util.entrypoints import ensure_entry_points
+    from inspect_ai._util.registry import registry_info
+    from inspect_ai.hooks._hooks import get_all_hooks
+
+    ensure_entry_points()
+    installed = {registry_info(hook).name for hook in get_all_hooks()}
+    missing = [name for name in config.hooks if name not in installed]
+    if missing:
+        raise ConfigError(
+            f"required hook {missing[0]!r} is not installed (installed: {', '.join(sorted(installed))}); "
+            "install the package that provides it, or remove it from hooks:"
+        )
+
+
+def check_log_dir(log_dir: str) -> None:
+    if "://" in log_dir:
+        return  # a remote log dir (s3://...) is Inspect's to check
+    check_folder(log_dir, f"the log dir {log_dir!r} (inspect.log_dir / --log-dir)")
+
+
+def check_folder(folder: str | Path, what: str) -> None:
+    """``folder`` is (or can be made) a folder we can write in."""
+    root = Path(folder)
+    if root.exists() and not root.is_dir():
+        raise ConfigError(f"{what}: {root} is a file, not a folder; point it at a folder")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f".eval-orchestrator-probe-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise from_os_error(exc, what) from None
+
+
+def check_wandb_names(config: RunConfig) -> None:
+    project, entity = config.wandb.project, config.wandb.entity
+    if project is not None and (not project.strip() or len(project) > 128 or WANDB_PROJECT_FORBIDDEN.search(project)):
+        raise ConfigError(
+            f"W&B project {project[:60]!r} (--wandb-project, WANDB_PROJECT or wandb.project) is not a valid name: "
+            "at most 128 characters, none of / \\ # ? % :"
+        )
+    if entity is not None and not WANDB_ENTITY.match(entity):
+        raise ConfigError(
+            f"W&B entity {entity[:60]!r} (--wandb-entity, WANDB_ENTITY or wandb.entity) is not a valid name: "
+            "letters, digits, '-' and '_'"
+        )

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 from eval_orchestrator.checkpoint import ManifestEntry
-from eval_orchestrator.errors import UserError
+from eval_orchestrator.errors import Unavailable, UserError
 
 S3Client = Any  # boto3's client classes are generated at runtime
 
@@ -103,7 +103,13 @@ def list_reference(uri: str, workers: int = 8, client: S3Client | None = None) -
     A URI naming one object gives one entry named after its basename. Versioned buckets get each
     object's current versionID, so the registration pins exactly the bytes seen now.
     """
-    from botocore.exceptions import ClientError, NoCredentialsError
+    from botocore.exceptions import (
+        ClientError,
+        ConnectionError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ParamValidationError,
+    )
 
     bucket, key, version = split_uri(uri)
     s3 = client if client is not None else make_client(workers)
@@ -129,7 +135,17 @@ def list_reference(uri: str, workers: int = 8, client: S3Client | None = None) -
             f"no AWS credentials to list {uri}; set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE"
         ) from None
     except ClientError as exc:
-        raise UserError(f"cannot list {uri}: {error_code(exc) or status_code(exc)} {exc}") from None
+        status = status_code(exc) or 0
+        if status >= 500 or error_code(exc) in ("SlowDown", "ServiceUnavailable", "InternalError"):
+            raise Unavailable(f"S3 failed while listing {uri}: {error_code(exc) or status}; try again later") from None
+        raise UserError(f"cannot list {uri}: {error_code(exc) or status} {exc}") from None
+    except ParamValidationError as exc:
+        raise UserError(f"{uri} is not a valid S3 location: {str(exc).splitlines()[-1][:200]}") from None
+    except (EndpointConnectionError, ConnectionError) as exc:
+        raise Unavailable(
+            f"the S3 endpoint did not answer while listing {uri} ({type(exc).__name__}); check AWS_ENDPOINT_URL "
+            "and the network, then try again"
+        ) from None
     if not keys:
         raise UserError(f"no objects under {uri}; check the bucket and prefix")
     return [_entry(k[len(prefix) :], bucket, k, head) for k, head in zip(keys, heads, strict=True)]

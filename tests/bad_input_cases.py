@@ -158,6 +158,20 @@ CASES = [
         )
         for k in ("link-out", "dangling", "loop", "fifo")
     ),
+    Case(
+        "add from an S3 endpoint that does not answer",
+        ("registry", "add", "s3://bucket/prefix", "--name", "n"),
+        75,
+        "did not answer",
+        env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"},
+    ),
+    Case(
+        "add from an invalid bucket",
+        ("registry", "add", "s3://bad_bucket!!/x", "--name", "n"),
+        2,
+        "not a valid S3 location",
+        env={"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"},
+    ),
     Case("alias a bad ref", ("registry", "alias", "local-registry/..", "x"), 2, "invalid checkpoint reference"),
     Case("alias a W&B ref", ("registry", "alias", "team/p/c:v0", "x"), 2, "not a local-registry reference"),
     Case("alias named vN", ("registry", "alias", "local-registry/c:v0", "v7"), 2, "looks like a version"),

@@ -21,12 +21,12 @@ from urllib.parse import urlparse
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from eval_orchestrator.checkpoint import Manifest, ManifestEntry, ResolvedCheckpoint
-from eval_orchestrator.errors import RegistryError, StoreError, Unavailable
+from eval_orchestrator.errors import OrchestratorError, RegistryError, StoreError, Unavailable
 from eval_orchestrator.local_files import first_mismatch, in_place_root, iter_reference
 from eval_orchestrator.refs import DEFAULT_ALIAS, CheckpointRef, format_ref
 from eval_orchestrator.registry.base import VersionInfo
 from eval_orchestrator.run_config import StoreConfig
-from eval_orchestrator.wandb_api import open_api, wandb_errors
+from eval_orchestrator.wandb_api import first_line, open_api, wandb_errors
 
 if TYPE_CHECKING:
     import requests
@@ -69,12 +69,21 @@ class WandbFileSource:
     def _url(self, path: str) -> str:
         with self._lock:
             if self._urls is None:
-                files = self.artifact.files(per_page=FILES_PAGE)
-                self._urls = {f.name: f.direct_url for f in files}
+                self._urls = self._list_files()
         try:
             return self._urls[path]
         except KeyError:
             raise StoreError(f"W&B lists no file {path!r} for {self.artifact.source_qualified_name}") from None
+
+    def _list_files(self) -> dict[str, str]:
+        name = self.artifact.source_qualified_name
+        try:
+            with wandb_errors(self.api_host):
+                return {f.name: f.direct_url for f in self.artifact.files(per_page=FILES_PAGE)}
+        except OrchestratorError:
+            raise
+        except Exception as exc:  # the SDK's WandbApiFailedError and kin: W&B answered, with an error
+            raise Unavailable(f"listing the files of {name} in W&B failed: {first_line(exc)}") from None
 
     @retry(
         retry=retry_if_exception(_is_transient),

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from eval_orchestrator.audit import USAGE_FILE, job_dir
+from eval_orchestrator.error_text import one_line
 from eval_orchestrator.publish import log_results_artifact, results_artifact_ref, write_summary
 from eval_orchestrator.spool import JobSummary, LineageRecord, ResultsFiles, write_table
 from eval_orchestrator.tracking.progress import JobProgress
@@ -46,7 +47,7 @@ def job_summary(eval_log: Any, progress: JobProgress, exception: BaseException |
         samples_errored=progress.errored,
         tokens_total=progress.tokens,
         inspect_log=eval_log.location if eval_log is not None and eval_log.location else None,
-        error=(eval_log.error.message if eval_log is not None and eval_log.error else None)
+        error=(one_line(eval_log.error.message) if eval_log is not None and eval_log.error else None)
         or (repr(exception) if exception else None),
     )
 

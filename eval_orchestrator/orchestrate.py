@@ -172,7 +172,12 @@ def _outcomes(jobs: tuple[Job, ...], logs: list[Any]) -> list[JobOutcome]:
             outcomes.append(JobOutcome(job, "missing", {}, None))
         else:
             error = one_line(found.error.message) if found.error is not None else None
-            outcomes.append(JobOutcome(job, found.status, final_metrics(found), found.location, error))
+            location = str(found.location)
+            if location.startswith("file://"):  # a reused log comes back as a URI; one form for users
+                from urllib.parse import unquote
+
+                location = unquote(location.removeprefix("file://"))
+            outcomes.append(JobOutcome(job, found.status, final_metrics(found), location, error))
     return outcomes
 
 

@@ -422,6 +422,27 @@ CASES = [
         setup=damage("c/versions/v1/version.json", None),
     ),
     Case(
+        "store stamp damaged",
+        ("cache", "verify"),
+        1,
+        "differ from their digests",
+        setup=lambda root: (
+            (root / "store/checkpoints/c/0123456789abcdef0123456789abcdef/files").mkdir(parents=True),
+            (root / "store/checkpoints/c/0123456789abcdef0123456789abcdef/stamp.json").write_text("[1, 2]"),
+        ),
+    ),
+    Case(
+        "config a YAML alias bomb",
+        ("run", "-c", "plan.yaml"),
+        2,
+        "unknown key",
+        setup=plan(
+            'checkpoints: ["local-registry/c"]\ntasks: ["x.py"]\n'
+            + "a: &a [x, x, x, x, x, x, x, x, x]\n"
+            + "".join(f"{n}: &{n} [{', '.join([f'*{p}'] * 9)}]\n" for p, n in zip("abcdefg", "bcdefgh", strict=True))
+        ),
+    ),
+    Case(
         "spool malformed",
         ("sync",),
         2,

@@ -6,7 +6,6 @@ a running eval and is never pruned; a download in progress holds its digest lock
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 from filelock import Timeout
 
 from eval_orchestrator.checkpoint import Manifest, ResolvedCheckpoint
-from eval_orchestrator.errors import StoreError, UserError
+from eval_orchestrator.errors import OrchestratorError, StoreError, UserError
 from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.store.checkpoint_store import (
     EPHEMERAL,
@@ -26,6 +25,7 @@ from eval_orchestrator.store.checkpoint_store import (
     STAMP,
     CheckpointStore,
     live_leases,
+    read_stamp,
 )
 from eval_orchestrator.store.journal import JOURNAL
 
@@ -41,7 +41,7 @@ class CacheEntry:
     files: int
     bytes: int  # bytes on disk
     last_used: float  # epoch seconds
-    state: str  # kept | ephemeral | partial
+    state: str  # kept | ephemeral | partial | damaged
     leases: int
 
     @property
@@ -80,8 +80,13 @@ def list_entries(store: CheckpointStore) -> list[CacheEntry]:
         stamp_file = entry_dir / STAMP
         if not stamp_file.is_file():
             continue
-        stamp = json.loads(stamp_file.read_text())
+        stamp = read_stamp(entry_dir)
         count, size = _disk_bytes(entry_dir / FILES)
+        if stamp is None:  # listed (to be verified and discarded), not a KeyError
+            label = f"{collection} (damaged stamp.json)"
+            used = stamp_file.stat().st_mtime
+            entries.append(CacheEntry(collection, entry_dir.name, label, entry_dir, count, size, used, "damaged", 0))
+            continue
         state = "ephemeral" if (entry_dir / EPHEMERAL).exists() else "kept"
         leases = len(live_leases(entry_dir / LEASES))
         entries.append(
@@ -100,15 +105,22 @@ def list_entries(store: CheckpointStore) -> list[CacheEntry]:
     return entries
 
 
-def _resolved_from_stamp(entry: CacheEntry) -> ResolvedCheckpoint:
-    stamp = json.loads((entry.path / STAMP).read_text())
+def _resolved_from_stamp(entry: CacheEntry) -> ResolvedCheckpoint | None:
+    stamp = read_stamp(entry.path)
+    if stamp is None:
+        return None
     ref = parse_ref(stamp["ref"])
     return ResolvedCheckpoint(ref=ref, version=ref.alias, manifest=Manifest.from_json(stamp["manifest"]))
 
 
 def verify(store: CheckpointStore, entry: CacheEntry) -> str | None:
     """Re-hash every file of a stored checkpoint; the first problem, or None when it is exact."""
-    resolved = _resolved_from_stamp(entry)
+    try:
+        resolved = _resolved_from_stamp(entry)
+    except OrchestratorError as exc:  # a stamp naming a bad ref or an unsafe path
+        return f"its stamp.json is damaged ({exc})"
+    if resolved is None:
+        return "its stamp.json is damaged (the next resolve fetches it again)"
     if resolved.digest != entry.digest:
         return f"its manifest digest is {resolved.digest}, not {entry.digest}"
     try:
@@ -142,7 +154,7 @@ def prune_candidates(
     if keep_latest is not None:
         by_collection: dict[str, list[CacheEntry]] = {}
         for entry in entries:
-            if entry.state != "partial":
+            if entry.state not in ("partial", "damaged"):
                 by_collection.setdefault(entry.collection, []).append(entry)
         for group in by_collection.values():
             keep.update(e.path for e in sorted(group, key=lambda e: -e.last_used)[:keep_latest])

@@ -153,9 +153,11 @@ class CheckpointStore:
 
     def check(self, final: Path, resolved: ResolvedCheckpoint, rehash: bool) -> None:
         """Raise StoreError naming the first file that differs from what was verified."""
-        stamp = json.loads((final / STAMP).read_text())
-        recorded: dict[str, list[int]] = stamp["files"]
         label = f"{resolved.collection}:{resolved.version}"
+        stamp = read_stamp(final)
+        if stamp is None:
+            raise StoreError(f"the stamp.json of stored checkpoint {label} is damaged")
+        recorded: dict[str, list[int]] = stamp["files"]
         for path, entry in resolved.manifest.entries.items():
             file = final / FILES / path
             try:
@@ -283,6 +285,18 @@ class CheckpointStore:
         trash = final.with_name(f".trash-{final.name}-{os.getpid()}")
         os.rename(final, trash)
         shutil.rmtree(trash, ignore_errors=True)
+
+
+def read_stamp(entry: Path) -> dict[str, Any] | None:
+    """A stored checkpoint's stamp, or None when it is missing or damaged (the copy is then re-fetched)."""
+    try:
+        stamp = json.loads((entry / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    keys = {"ref": str, "files": dict, "manifest": dict}
+    if not isinstance(stamp, dict) or not all(isinstance(stamp.get(k), t) for k, t in keys.items()):
+        return None
+    return stamp
 
 
 def _lease_name(pid: int) -> str:

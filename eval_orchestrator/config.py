@@ -130,12 +130,14 @@ def build_config(
     environ: dict[str, str] | None = None,
     layer: dict[str, Any] | None = None,
     source: str | None = None,
+    base: dict[str, Any] | None = None,
 ) -> RunConfig:
-    """Build a RunConfig: defaults < file < env < ``layer`` (e.g. Determined hyperparameters) < flags.
+    """Build a RunConfig: defaults < file (or ``base``, a file's tree) < env < ``layer`` (e.g. Determined
+    hyperparameters) < flags.
 
     ``source`` names the input in error messages (default: the file, or "run config").
     """
-    tree: dict[str, Any] = read_yaml(file) if file else {}
+    tree: dict[str, Any] = read_yaml(file) if file else dict(base or {})
     tree = merge(tree, env_overrides(environ))
     tree = merge(tree, layer or {})
     tree = merge(tree, flags or {})

@@ -13,6 +13,7 @@ from typing import Any
 
 from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.config import build_store_config
+from eval_orchestrator.errors import RegistryError, Unavailable
 from eval_orchestrator.job import EvalMetadata, Job, TrackingSettings
 from eval_orchestrator.paths import default_registry_root, default_store_root
 from eval_orchestrator.plan import Plan, build_plan
@@ -83,15 +84,34 @@ def resolve(
     progress: TransferProgress | None = None,
     notify: Notify = lambda _: None,
     registries: Registries | None = None,
+    digest: str | None = None,
 ) -> Materialized:
     """Resolve a reference to one immutable version and materialise it.
 
-    With ``store.cache_skip`` the result holds a lease: give it to :func:`release` when done.
+    With ``store.cache_skip`` the result holds a lease: give it to :func:`release` when done. With
+    ``digest`` (a locked run), the store's intact copy of that digest is used without asking the
+    registry, and a version the registry resolves to another digest is refused.
     """
     settings = store or build_store_config()
     ref = parse_ref(ref_text)
     registry = (registries or Registries(settings, notify)).for_ref(ref)
-    resolved = registry.resolve(ref)
+    try:
+        resolved = registry.resolve(ref)
+    except Unavailable:
+        # A locked run with the registry out of reach: the store's intact copy of the digest will do.
+        if digest is not None and (kept := checkpoint_store(settings).stored(ref.collection, digest)) is not None:
+            notify(f"{ref_text}: registry unreachable; using the stored copy of the locked digest {digest[:12]}")
+            return kept
+        raise
+    except RegistryError as exc:
+        if digest is not None:
+            raise RegistryError(f"the locked version {ref_text} is gone: {exc}") from None
+        raise
+    if digest is not None and resolved.digest != digest:
+        raise RegistryError(
+            f"{ref_text} is now {resolved.digest[:12]}, the lock pins {digest[:12]}: the version changed; "
+            "lock the plan again to accept it"
+        )
     if resolved.in_place:
         return Materialized(resolved, Path(resolved.in_place), 0)
     label = f"{resolved.collection}:{resolved.version}"
@@ -186,8 +206,11 @@ def run(
     notify: Notify = lambda _: None,
     model_args_override: Mapping[str, Any] | None = None,
     progress: TransferProgress | None = None,
+    pins: Mapping[str, str] | None = None,
 ) -> RunReport:
-    """Evaluate every checkpoint on every task; one eval_set per checkpoint version."""
+    """Evaluate every checkpoint on every task; one eval_set per checkpoint version.
+
+    ``pins`` (a lockfile's): reference -> the digest it must have (see :func:`resolve`)."""
     from eval_orchestrator.preflight import check_plan
     from eval_orchestrator.task_loader import load_tasks
 
@@ -202,7 +225,7 @@ def run(
     try:
         registries = Registries(config.store, notify)
         for ref_text in config.checkpoints:
-            item = resolve(ref_text, config.store, progress, notify, registries)
+            item = resolve(ref_text, config.store, progress, notify, registries, (pins or {}).get(ref_text))
             notify(f"resolved {ref_text} -> {item.resolved.version} ({item.resolved.digest[:12]}, {_where(item)})")
             materialized.append(item)
         plan = build_plan(config, materialized, tasks, tracking, model_args_override)

@@ -16,6 +16,7 @@ from eval_orchestrator.cli.cache import cache
 from eval_orchestrator.cli.common import ErrorsAsExitCodes
 from eval_orchestrator.cli.compare import compare, report
 from eval_orchestrator.cli.determined import determined
+from eval_orchestrator.cli.lock import lock
 from eval_orchestrator.cli.registry import registry
 from eval_orchestrator.cli.run import resolve, run
 from eval_orchestrator.cli.sync import sync_command
@@ -43,7 +44,7 @@ def main() -> None:
     os.environ.pop("WANDB_SERVICE", None)
 
 
-for command in (run, resolve, compare, report, watch, registry, cache, sync_command, determined):
+for command in (run, resolve, lock, compare, report, watch, registry, cache, sync_command, determined):
     main.add_command(command)
 
 

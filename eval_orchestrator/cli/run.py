@@ -19,6 +19,12 @@ if TYPE_CHECKING:
 
 @click.command()
 @click.option("--config", "-c", "config_file", type=click.Path(dir_okay=False), help="YAML run config.")
+@click.option(
+    "--locked",
+    "lock_file",
+    type=click.Path(dir_okay=False),
+    help="Run a lockfile (`eval-orchestrator lock`): exactly its pinned versions, whatever the aliases say now.",
+)
 @click.option("--checkpoint", "checkpoints", multiple=True, help="Checkpoint reference (repeatable).")
 @click.option("--task", "tasks", multiple=True, help="Inspect task spec, e.g. tasks/demo.py@demo (repeatable).")
 @click.option("-T", "task_args", multiple=True, help="Task arg key=value for the --task specs (repeatable).")
@@ -53,6 +59,7 @@ if TYPE_CHECKING:
 @click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
 def run(
     config_file: str | None,
+    lock_file: str | None,
     checkpoints: tuple[str, ...],
     tasks: tuple[str, ...],
     task_args: tuple[str, ...],
@@ -82,7 +89,7 @@ def run(
     """Evaluate checkpoints on Inspect tasks (from --config, flags, or both; flags win)."""
     from eval_orchestrator import orchestrate
     from eval_orchestrator.config import build_config, flag_tree
-    from eval_orchestrator.errors import EvalFailed
+    from eval_orchestrator.errors import EvalFailed, UserError
 
     args = kv_pairs(task_args, "-T")
     flags = flag_tree(
@@ -111,17 +118,26 @@ def run(
         }
     )
     if task_args and not tasks:
-        from eval_orchestrator.errors import UserError
-
         raise UserError("-T applies to --task specs; give --task, or put args under tasks[].args in the config")
-    config = build_config(config_file, flags)
+    pins = None
+    if lock_file:
+        from eval_orchestrator.lockfile import locked_config, pins_of, read_lock
+
+        if config_file or checkpoints or tasks:
+            raise UserError("--locked runs the lockfile's plan: give no --config, --checkpoint or --task with it")
+        locked = read_lock(lock_file)
+        base = locked_config(locked, notify=lambda line: click.echo(line, err=True))
+        config = build_config(None, flags, base=base.model_dump(mode="json", exclude_unset=True))
+        pins = pins_of(locked)
+    else:
+        config = build_config(config_file, flags)
     config = with_model_args(config, model_args)
     config = with_secrets(config, secrets)
     # Inspect and wandb print progress on stdout; keep stdout for our table or JSON alone.
     from eval_orchestrator.progress import RichTransferProgress
 
     with contextlib.redirect_stdout(sys.stderr), RichTransferProgress() as progress:
-        report = orchestrate.run(config, notify=lambda line: click.echo(line, err=True), progress=progress)
+        report = orchestrate.run(config, notify=lambda line: click.echo(line, err=True), progress=progress, pins=pins)
     if as_json:
         click.echo(json.dumps([_outcome_json(o) for o in report.outcomes], indent=2))
     else:

@@ -37,8 +37,8 @@ from typing import Any
 from filelock import FileLock
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from eval_orchestrator.checkpoint import FileSource, ManifestEntry, ResolvedCheckpoint
-from eval_orchestrator.errors import DiskFull, StoreError, Unavailable, VerificationFailed, disk_full
+from eval_orchestrator.checkpoint import FileSource, Manifest, ManifestEntry, ResolvedCheckpoint
+from eval_orchestrator.errors import DiskFull, OrchestratorError, StoreError, Unavailable, VerificationFailed, disk_full
 from eval_orchestrator.store import space
 from eval_orchestrator.store.checks import Check, digest_on_disk
 from eval_orchestrator.store.download import Downloader, safe_relative
@@ -121,6 +121,25 @@ class CheckpointStore:
             lease.parent.mkdir(exist_ok=True)
             lease.touch()
             return Materialized(resolved, final / FILES, copied, lease)
+
+    def stored(self, collection: str, digest: str) -> Materialized | None:
+        """The kept copy of ``digest``, when the store holds it intact (no registry asked: a locked run)."""
+        from eval_orchestrator.refs import parse_ref
+
+        final = self.root / "checkpoints" / _safe_component(collection) / digest
+        stamp = read_stamp(final)
+        if stamp is None or (final / EPHEMERAL).exists():
+            return None
+        try:
+            ref = parse_ref(stamp["ref"])
+            resolved = ResolvedCheckpoint(ref=ref, version=ref.alias, manifest=Manifest.from_json(stamp["manifest"]))
+            if resolved.digest != digest:
+                return None
+            self.check(final, resolved, rehash=False)
+        except OrchestratorError:
+            return None
+        self._touch(final)
+        return Materialized(resolved, final / FILES, 0)
 
     def release(self, item: Materialized) -> bool:
         """Drop ``item``'s lease; remove the checkpoint if it is ephemeral and unused. True if removed."""

@@ -48,8 +48,16 @@ class JobSummary(FrozenContract):
     error: str | None
 
     def run_summary(self) -> dict[str, Any]:
-        """Flat keys for the W&B summary: each metric at top level, beside the counts."""
-        return {**self.metrics, **self.model_dump(exclude={"metrics"})}
+        """Flat keys for the W&B summary: each metric at top level, beside the counts, and the command
+        that opens the job's log in Inspect's viewer."""
+        out = {**self.metrics, **self.model_dump(exclude={"metrics"})}
+        if self.inspect_log:
+            import shlex
+            from urllib.parse import unquote
+
+            folder = Path(unquote(self.inspect_log.removeprefix("file://"))).parent
+            out["inspect_view"] = f"inspect view --log-dir {shlex.quote(str(folder))}"
+        return out
 
 
 class ResultsFiles(FrozenContract):

@@ -104,6 +104,7 @@ def test_run_tracks_groups_publishes_and_resumes(isolated_env: Path, two_version
         assert run.summary["samples_completed"] == samples
         assert run.summary["tokens_total"] == 9 * samples
         assert Path(run.summary["inspect_log"]).is_file()
+        assert run.summary["inspect_view"] == f"inspect view --log-dir {Path(run.summary['inspect_log']).parent}"
         # History: progress rows (at most one a second), the last one final; samples are in the table.
         progress = [row for row in run.history if "samples_completed" in row]
         assert 1 <= len(progress) <= samples and progress[-1]["samples_completed"] == samples

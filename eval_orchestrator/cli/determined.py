@@ -82,8 +82,15 @@ def determined_run(experiment_config: str | None, config_file: str | None, as_js
 @click.option("--max-concurrent-trials", type=click.IntRange(1), default=4, show_default=True)
 @click.option("--slots-per-trial", type=click.IntRange(0), default=1, show_default=True)
 @click.option("--max-restarts", type=click.IntRange(0), default=2, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print what was written as JSON on stdout.")
 def determined_export(
-    run_config: str, output: str, name: str | None, max_concurrent_trials: int, slots_per_trial: int, max_restarts: int
+    run_config: str,
+    output: str,
+    name: str | None,
+    max_concurrent_trials: int,
+    slots_per_trial: int,
+    max_restarts: int,
+    as_json: bool,
 ) -> None:
     """Turn RUN_CONFIG into a grid experiment: one trial per checkpoint x task."""
     import yaml
@@ -109,4 +116,9 @@ def determined_export(
         "# (secrets / agent environment), never through this file: see the README.\n"
     )
     Path(output).write_text(header + yaml.safe_dump(experiment, sort_keys=False))
+    if as_json:
+        summary = {"output": output, "name": experiment["name"], "trials": len(trials),
+                   "max_concurrent_trials": max_concurrent_trials, "experiment": experiment}  # fmt: skip
+        click.echo(json.dumps(summary, indent=2))
+        return
     click.echo(f"wrote {output}: {len(trials)} trials, at most {max_concurrent_trials} at a time")

@@ -49,7 +49,10 @@ def _status_table(entries: list[Entry]) -> None:
 @click.option("--interval", type=float, help="Seconds between polls (watch.interval).")
 @click.option("--listen", help="Also serve W&B Automation webhooks at HOST:PORT (EVAL_ORCHESTRATOR_WEBHOOK_TOKEN).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def watch(config_file: str, once: bool, interval: float | None, listen: str | None, log_format: str) -> None:
+@click.option("--json", "as_json", is_flag=True, help="With --once: print the versions it touched as JSON on stdout.")
+def watch(
+    config_file: str, once: bool, interval: float | None, listen: str | None, log_format: str, as_json: bool
+) -> None:
     """Evaluate every new version of the watched collections once, compare it, promote or hold it."""
     import os
     import threading
@@ -76,24 +79,38 @@ def watch(config_file: str, once: bool, interval: float | None, listen: str | No
 
         app = make_app(token, watcher.enqueue, lambda: watcher.ledger.entries(50), wake)
         server = WebhookServer(app, listen)
+    if as_json and not once:
+        raise UserError("--json goes with --once (a watcher that runs on logs with --log-format json)")
     with contextlib.redirect_stdout(sys.stderr), server:
         if listen:
             notify(f"listening for W&B webhooks on http://{listen}/webhook")
-        if once:
-            report = watcher.cycle()
-            _finish_once(report)
-            return
-        while True:
+        while not once:  # until SIGTERM / Ctrl-C (exit 143 / 130)
             started = time.monotonic()
             watcher.cycle()
             wake.wait(max(0.0, watcher.watch.interval - (time.monotonic() - started)))
             wake.clear()
+        report = watcher.cycle()
+    _finish_once(report, as_json)  # outside the redirect: --json goes to stdout
 
 
-def _finish_once(report: CycleReport) -> None:
+def entry_json(entry: Entry) -> dict[str, Any]:
+    """`watch --once --json`: one object per version touched (the schema is in the README)."""
+    from eval_orchestrator.watch.decide import decision_of
+
+    decision = decision_of(entry)
+    return {
+        "ref": entry.ref, "version": entry.version, "digest": entry.digest, "role": entry.role, "state": entry.state,
+        "attempts": entry.attempts, "error": entry.error, "external": entry.external,
+        "decision": decision.model_dump(mode="json", exclude={"comparison"}) if decision else None,
+    }  # fmt: skip
+
+
+def _finish_once(report: CycleReport, as_json: bool = False) -> None:
     from eval_orchestrator.errors import EvalFailed, GateFailed
 
     touched = report.finished + report.retrying
+    if as_json:
+        click.echo(json.dumps([entry_json(e) for e in touched], indent=2))
     if touched:
         _status_table(touched)
     else:

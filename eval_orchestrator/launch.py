@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from eval_orchestrator.error_text import error_text
+from eval_orchestrator.errors import EvalFailed, OrchestratorError, UserError
 from eval_orchestrator.job import METADATA_KEY, EvalMetadata
 from eval_orchestrator.plan import Plan, PlannedVersion
 from eval_orchestrator.task_loader import load_tasks
@@ -42,6 +44,22 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[key] = old
 
 
+@contextlib.contextmanager
+def _inspect_errors() -> Iterator[None]:
+    """What eval_set raises before a task runs (a provider refusing its args, a missing package) is
+    the eval failing, in one line, not a bug of ours."""
+    from inspect_ai._util.error import PrerequisiteError
+
+    try:
+        yield
+    except PrerequisiteError as exc:
+        raise UserError(f"Inspect: {error_text(exc)}") from None
+    except (OrchestratorError, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        raise EvalFailed(f"Inspect could not run the eval: {type(exc).__name__}: {error_text(exc)}") from None
+
+
 def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
     from inspect_ai import Epochs, eval_set, task_with
 
@@ -58,7 +76,7 @@ def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
 
     required = ",".join([*required_hook_names(), *plan.hooks])
     opts = plan.inspect
-    with _environment({"INSPECT_REQUIRED_HOOKS": required, **THIRD_PARTY_HOOKS_OFF}):
+    with _environment({"INSPECT_REQUIRED_HOOKS": required, **THIRD_PARTY_HOOKS_OFF}), _inspect_errors():
         success, logs = eval_set(
             tasks=tasks,
             log_dir=str(version.log_dir),

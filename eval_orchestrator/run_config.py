@@ -94,6 +94,14 @@ class ModelConfig(_Strict):
         default_factory=dict, description="Inspect GenerateConfig fields, e.g. max_tokens, do_sample."
     )
 
+    @model_validator(mode="after")
+    def _hf_args_for_hf_only(self) -> ModelConfig:
+        # The default args load the checkpoint through hf/; another provider (openai-api, vllm, a
+        # plugin) would get model_path it does not take, so it gets none unless the plan gives some.
+        if "args" not in self.model_fields_set and not self.name.startswith("hf/"):
+            self.args = {}
+        return self
+
 
 class WandbConfig(_Strict):
     project: str | None = Field(default=None, description="W&B project for eval runs (WANDB_PROJECT).")

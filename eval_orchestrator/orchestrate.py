@@ -176,7 +176,25 @@ class RunReport:
         return Spool(self.tracking.dir).lineage_file
 
 
-def _outcomes(jobs: tuple[Job, ...], logs: list[Any]) -> list[JobOutcome]:
+def context_hint(checkpoint: Path, max_tokens: Any) -> str:
+    """What to say when a model indexes past its position table: its context and the max_tokens asked."""
+    import json
+
+    try:
+        config = json.loads((checkpoint / "config.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    positions = config.get("n_positions") or config.get("max_position_embeddings") if isinstance(config, dict) else None
+    if not isinstance(positions, int):
+        return ""
+    asked = f"max_tokens {max_tokens}" if max_tokens else "max_tokens unset (the provider's default)"
+    return (
+        f"the checkpoint's context is {positions} positions and the prompt plus {asked} went past it: "
+        "lower --max-tokens, shorten the prompt (-T / --limit a smaller task), or use a longer-context checkpoint"
+    )
+
+
+def _outcomes(jobs: tuple[Job, ...], logs: list[Any], context: str = "") -> list[JobOutcome]:
     from eval_orchestrator.error_text import one_line
     from eval_orchestrator.tracking.rows import final_metrics
 
@@ -192,6 +210,8 @@ def _outcomes(jobs: tuple[Job, ...], logs: list[Any]) -> list[JobOutcome]:
             outcomes.append(JobOutcome(job, "missing", {}, None))
         else:
             error = one_line(found.error.message) if found.error is not None else None
+            if error and context and "index out of range" in error.lower():  # an embedding lookup past the end
+                error = f"{context} ({error[:120]})"
             location = str(found.location)
             if location.startswith("file://"):  # a reused log comes back as a URI; one form for users
                 from urllib.parse import unquote
@@ -243,7 +263,8 @@ def execute(plan: Plan, notify: Notify = lambda _: None) -> RunReport:
     report = RunReport(plan, [])
     for version in plan.versions:
         result = run_version(plan, version)
-        report.outcomes.extend(_outcomes(version.jobs, result.logs))
+        hint = context_hint(version.checkpoint.path, plan.generate.get("max_tokens"))
+        report.outcomes.extend(_outcomes(version.jobs, result.logs, hint))
         tracked = tracker().collect(str(version.log_dir))
         report.records.extend(tracked.records)
         report.tracker_errors.extend(tracked.errors)

@@ -7,6 +7,7 @@ Needs the ``hf`` extra (torch, transformers, tokenizers). Used by the quickstart
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from eval_orchestrator.tasks.capitals import CAPITALS, question
 
@@ -37,8 +38,12 @@ def build_tokenizer(vocab_size: int = 400):  # type: ignore[no-untyped-def]
     )
 
 
-def build_checkpoint(out_dir: str | Path, train_steps: int = 0, seed: int = 0) -> Path:
-    """Save a ~43k-parameter GPT-2 to ``out_dir``; ``train_steps`` > 0 fits it to the demo facts."""
+POSITIONS = 2048  # long enough for real task prompts (inspect_evals' own), not only the demo's
+
+
+def build_checkpoint(out_dir: str | Path, train_steps: int = 0, seed: int = 0, positions: int = POSITIONS) -> Path:
+    """Save a ~108k-parameter GPT-2 with a ``positions``-token context to ``out_dir``; ``train_steps`` > 0
+    fits it to the demo facts."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -71,8 +76,25 @@ def build_checkpoint(out_dir: str | Path, train_steps: int = 0, seed: int = 0) -
             optimizer.step()
             optimizer.zero_grad()
         model.eval()  # type: ignore[no-untyped-call]
+    if positions > config.n_positions:
+        _extend_positions(model, positions, seed)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return out
+
+
+def _extend_positions(model: Any, positions: int, seed: int) -> None:
+    """Grow the position table after training (built and trained at 64 positions, so the demo's
+    scores do not change): the first rows are the trained ones, the others freshly initialised."""
+    import torch
+
+    old = model.transformer.wpe.weight.data
+    table = torch.nn.Embedding(positions, old.shape[1])
+    generator = torch.Generator().manual_seed(seed + 1)
+    with torch.no_grad():
+        table.weight.normal_(0.0, model.config.initializer_range, generator=generator)
+        table.weight[: old.shape[0]] = old
+    model.transformer.wpe = table
+    model.config.n_positions = positions

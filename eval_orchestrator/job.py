@@ -104,6 +104,7 @@ class TrackingSettings(FrozenContract):
     finish_timeout: float = 120
     hf_upload_repo: str | None = None
     hf_upload_dir: str = "eval-results"
+    weave: bool = False  # wandb.weave: Weave traces beside our runs
 
     @classmethod
     def from_config(cls, config: RunConfig) -> TrackingSettings:
@@ -130,6 +131,7 @@ class TrackingSettings(FrozenContract):
             finish_timeout=wandb.finish_timeout,
             hf_upload_repo=hub.upload_repo,
             hf_upload_dir=hub.upload_dir,
+            weave=wandb.weave,
         )
 
     def offline(self) -> TrackingSettings:

@@ -19,8 +19,13 @@ from eval_orchestrator.job import METADATA_KEY, EvalMetadata
 from eval_orchestrator.plan import Plan, PlannedVersion
 from eval_orchestrator.task_loader import load_tasks
 
-# Third-party W&B hooks (inspect_wandb) would log a second run per eval: ours is the one.
-THIRD_PARTY_HOOKS_OFF = {"INSPECT_WANDB_MODELS_ENABLED": "false", "INSPECT_WANDB_WEAVE_ENABLED": "false"}
+
+def third_party_hooks(weave: bool) -> dict[str, str]:
+    """inspect-wandb's W&B Models hooks would log a second run per eval (ours is the one): always off.
+    Its Weave hooks, and wandb's own Weave auto-init, run only with the wandb.weave switch on."""
+    on = "true" if weave else "false"
+    return {"INSPECT_WANDB_MODELS_ENABLED": "false", "INSPECT_WANDB_WEAVE_ENABLED": on,
+            "WANDB_DISABLE_WEAVE": "false" if weave else "true"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,8 @@ def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
 
     required = ",".join([*required_hook_names(), *plan.hooks])
     opts = plan.inspect
-    with _environment({"INSPECT_REQUIRED_HOOKS": required, **THIRD_PARTY_HOOKS_OFF}), _inspect_errors():
+    hooks_env = {"INSPECT_REQUIRED_HOOKS": required, **third_party_hooks(plan.tracking.weave)}
+    with _environment(hooks_env), _inspect_errors():
         success, logs = eval_set(
             tasks=tasks,
             log_dir=str(version.log_dir),

@@ -126,6 +126,11 @@ class WandbConfig(_Strict):
         description="Registry collection each results artifact is linked into, e.g. wandb-registry-evals/results.",
     )
     dir: str | None = Field(default=None, description="Where wandb writes run files (WANDB_DIR).")
+    weave: bool = Field(
+        default=False,
+        description="Let Weave trace the evals beside our runs (inspect-wandb's Weave hooks, wandb's Weave "
+        "auto-init); off, Weave is disabled for our evals (WANDB_DISABLE_WEAVE) and nothing is traced or suggested.",
+    )
 
 
 class HubConfig(_Strict):

@@ -78,6 +78,7 @@ def sdk_settings(**fields: Any) -> wandb.Settings:
     process-wide settings at first use, so a later change of the variable would be ignored."""
     import wandb
 
+    os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")  # our own runs (compare, sync) trace nothing
     settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, **fields)
     if url := os.environ.get("WANDB_BASE_URL"):
         settings.base_url = url

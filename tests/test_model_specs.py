@@ -101,3 +101,19 @@ def test_openai_api_against_a_local_server(tiny: Path, openai_server: str) -> No
     assert requests[0]["auth"] == "Bearer local-key-123" and requests[0]["body"]["max_tokens"] == 5
     header = read_eval_log(outcome["log"], header_only=True)
     assert header.eval.model_base_url == openai_server and "base_url" not in (header.eval.model_args or {})
+    assert "Weave" not in done.stderr  # wandb.weave off: wandb does not init or suggest Weave beside our runs
+
+
+def test_the_weave_switch() -> None:
+    from eval_orchestrator.config import build_config
+    from eval_orchestrator.job import TrackingSettings
+    from eval_orchestrator.launch import third_party_hooks
+
+    base = {"checkpoints": ["local-registry/x"], "tasks": ["t.py"]}
+    assert TrackingSettings.from_config(build_config(None, {**base, "wandb": {"weave": True}})).weave
+    assert not TrackingSettings.from_config(build_config(None, base)).weave
+    off, on = third_party_hooks(False), third_party_hooks(True)
+    assert off == {"INSPECT_WANDB_MODELS_ENABLED": "false", "INSPECT_WANDB_WEAVE_ENABLED": "false",
+                   "WANDB_DISABLE_WEAVE": "true"}  # fmt: skip
+    assert on["INSPECT_WANDB_MODELS_ENABLED"] == "false"  # inspect-wandb's second W&B run: never
+    assert on["INSPECT_WANDB_WEAVE_ENABLED"] == "true" and on["WANDB_DISABLE_WEAVE"] == "false"

@@ -11,11 +11,12 @@ PIP := $(BIN)/pip --disable-pip-version-check --quiet
 QUIET := { grep -v "^WARNING: Location" || true; }
 STAMP := $(VENV)/.installed
 # inspect-evals needs requests>=2.32 and the determined extra pins requests<2.32, so they cannot share
-# the venv: the inspect_evals test runs with this overlay on PYTHONPATH instead (a folder named
-# site-packages, so Inspect namespaces its tasks as inspect_evals/<name>, as for an installed package).
+# the venv: the tests that need Inspect's ecosystem packages (inspect-evals, inspect-wandb) run with this
+# overlay on PYTHONPATH instead (a folder named site-packages, so Inspect namespaces its tasks as
+# inspect_evals/<name>, as for an installed package).
 EVALS_SITE := $(VENV)/evals/site-packages
-EVALS_PINS := inspect-evals==0.26.0 requests==2.34.2 backoff==2.2.1 datasets==5.2.0 dill==0.4.1 \
-	multiprocess==0.70.19 pyarrow==26.0.1 toml==0.10.2 xxhash==4.1.0
+EVALS_PINS := inspect-evals==0.26.0 inspect-wandb==0.3.0 requests==2.34.2 backoff==2.2.1 datasets==5.2.0 \
+	dill==0.4.1 multiprocess==0.70.19 pyarrow==26.0.1 toml==0.10.2 xxhash==4.1.0
 
 .PHONY: install quickstart test lint bench clean
 

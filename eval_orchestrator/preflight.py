@@ -83,6 +83,7 @@ def check_model(config: RunConfig) -> None:
         )
     for where, spec in specs.items():
         check_provider(where, spec)
+        check_local_server(where, spec, has_base_url="base_url" in model.args and where == "model.name")
     check_generate(model.generate)
 
 
@@ -99,6 +100,26 @@ def check_provider(where: str, spec: str) -> None:
         factories[provider]()  # the provider's own dependency checks: imports, `pip install ...` hints
     except Exception as exc:
         raise UserError(f"{where}: the {provider!r} provider cannot load: {error_text(exc)}") from None
+
+
+# Providers that start a local server from a package of their own unless given a running server's URL.
+LOCAL_SERVERS = {"vllm": "vllm", "sglang": "sglang"}
+
+
+def check_local_server(where: str, spec: str, has_base_url: bool) -> None:
+    """`vllm/{path}` starts vLLM here, which needs the vllm package (Inspect's import check only covers
+    the OpenAI client): without it and without a server URL, one line now rather than a traceback later."""
+    import importlib.util
+
+    provider = spec.partition("/")[0]
+    package = LOCAL_SERVERS.get(provider)
+    if package is None or has_base_url or os.environ.get(f"{provider.upper()}_BASE_URL"):
+        return
+    if importlib.util.find_spec(package) is None:
+        raise UserError(
+            f"{where}: {spec!r} starts a local {provider} server, which needs the {package} package: "
+            f"pip install {package}, or give -M base_url=http://HOST:PORT/v1 to use a running server"
+        )
 
 
 def providers() -> dict[str, Any]:

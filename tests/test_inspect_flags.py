@@ -46,3 +46,19 @@ def test_a_bad_model_role_is_one_line() -> None:
         cli("run", "--checkpoint", "local-registry/x:v0", "--task", "t.py@t", "--model-role", "grader"),
         "--model-role 'grader' is not ROLE=SPEC",
     )
+
+
+def test_run_help_groups_every_option() -> None:
+    done = cli("run", "--help")
+    assert done.returncode == 0
+    sections = [
+        line[:-1] for line in done.stdout.splitlines() if line and not line.startswith(" ") and line.endswith(":")
+    ]
+    assert sections == [
+        "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Logs and display",
+        "W&B and the Hub", "Checkpoint store", "Other options",
+    ]  # fmt: skip
+    other = done.stdout.split("Other options:")[1]
+    assert other.split() == ["--help", "Show", "this", "message", "and", "exit."]  # nothing left unplaced
+    generation = done.stdout.split("Generation:")[1].split("Limits and errors:")[0]
+    assert all(flag in generation for flag in ("--max-tokens", "--temperature", "--top-p", "--seed"))

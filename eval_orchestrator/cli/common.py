@@ -121,3 +121,28 @@ def store_options(command: Any) -> Any:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+class SectionedCommand(click.Command):
+    """`--help` with the options in sections (as Inspect's eval options read: tasks and samples,
+    model, generation, limits, logs), then ours (W&B, the checkpoint store); unlisted ones last."""
+
+    sections: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def format_options(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows: dict[str, tuple[str, str]] = {}
+        for param in self.get_params(ctx):
+            record = param.get_help_record(ctx)
+            if record is not None and param.name is not None:
+                rows[param.name] = record
+        placed: set[str] = set()
+        for title, names in self.sections:
+            records = [rows[name] for name in names if name in rows]
+            placed.update(names)
+            if records:
+                with formatter.section(title):
+                    formatter.write_dl(records)
+        rest = [record for name, record in rows.items() if name not in placed]
+        if rest:
+            with formatter.section("Other options"):
+                formatter.write_dl(rest)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from eval_orchestrator.cli.common import kv_pairs, store_options
+from eval_orchestrator.cli.common import SectionedCommand, kv_pairs, store_options
 from eval_orchestrator.cli.inspect_flags import inspect_options
 
 if TYPE_CHECKING:
@@ -17,7 +17,23 @@ if TYPE_CHECKING:
     from eval_orchestrator.run_config import RunConfig
 
 
-@click.command()
+class RunHelp(SectionedCommand):
+    sections = (
+        ("Plan", ("config_file", "lock_file", "checkpoints", "secrets")),
+        ("Tasks and samples", ("tasks", "task_args", "limit", "inspect_sample_id", "epochs", "inspect_epochs_reducer")),
+        ("Model", ("model_name", "model_args", "model_roles")),
+        ("Generation", ("inspect_max_tokens", "inspect_temperature", "inspect_top_p", "inspect_seed",
+                        "inspect_max_connections", "inspect_timeout")),
+        ("Limits and errors", ("inspect_time_limit", "inspect_message_limit", "inspect_token_limit",
+                               "inspect_fail_on_error", "max_samples", "max_tasks")),
+        ("Logs and display", ("log_dir", "inspect_log_dir_allow_dirty", "display", "as_json")),
+        ("W&B and the Hub", ("wandb_project", "wandb_entity", "wandb_mode", "link_results", "hf_upload_repo",
+                             "hf_upload_dir")),
+        ("Checkpoint store", ("artifact_dir", "skip_cache", "wait_timeout", "workers")),
+    )  # fmt: skip
+
+
+@click.command(cls=RunHelp)
 @click.option("--config", "-c", "config_file", type=click.Path(dir_okay=False), help="YAML run config.")
 @click.option(
     "--locked",

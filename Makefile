@@ -17,6 +17,10 @@ STAMP := $(VENV)/.installed
 EVALS_SITE := $(VENV)/evals/site-packages
 EVALS_PINS := inspect-evals==0.26.0 inspect-wandb==0.3.0 requests==2.34.2 backoff==2.2.1 datasets==5.2.0 \
 	dill==0.4.1 multiprocess==0.70.19 pyarrow==26.0.1 toml==0.10.2 xxhash==4.1.0
+# inspect-wandb's weave extra: weave and what it needs beyond the venv.
+WEAVE_PINS := weave==0.54.0 gql==4.4.0 sentry-sdk==2.75.0 cachetools==8.0.1 diskcache-weave==5.6.3.post1 \
+	polyfile-weave==0.5.9 abnf==2.2.0 chardet==7.7.0 cint==1.0.0 fickling==0.1.12 graphviz==0.21 \
+	intervaltree==3.2.1 kaitaistruct==0.11 pdfminer.six==20260107
 
 .PHONY: install quickstart test lint bench clean
 
@@ -26,7 +30,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install -e ".[hf,dev,determined]" 2>&1 | $(QUIET)
 	$(BIN)/python -c "import eval_orchestrator, torch, transformers, inspect_ai, wandb, moto, determined"
 	rm -rf $(EVALS_SITE)
-	$(PIP) install --no-deps --target $(EVALS_SITE) $(EVALS_PINS) 2>&1 | $(QUIET)
+	$(PIP) install --no-deps --target $(EVALS_SITE) $(EVALS_PINS) $(WEAVE_PINS) 2>&1 | $(QUIET)
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -43,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/hook_overhead.py
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/watch_latency.py
+	$(BIN)/python benchmarks/weave_import.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy

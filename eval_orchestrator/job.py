@@ -90,6 +90,13 @@ class Job(FrozenContract):
         return f"{self.group}/{self.task_name}"
 
 
+def run_mode(wandb: WandbConfig) -> WandbRunMode:
+    """wandb.mode, with ``auto`` online when a WANDB_API_KEY is set, else offline."""
+    if wandb.mode == "auto":
+        return "online" if os.environ.get("WANDB_API_KEY") else "offline"
+    return wandb.mode
+
+
 class TrackingSettings(FrozenContract):
     """How the tracker logs a job to W&B, resolved once from the run config (never a secret)."""
 
@@ -114,9 +121,7 @@ class TrackingSettings(FrozenContract):
     def from_sections(cls, wandb: WandbConfig, hub: HubConfig | None = None) -> TrackingSettings:
         """``auto`` mode becomes online with a WANDB_API_KEY, else offline; the W&B dir is made."""
         hub = hub or HubConfig()
-        mode = wandb.mode
-        if mode == "auto":
-            mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+        mode = run_mode(wandb)
         wandb_dir = Path(wandb.dir or ".").resolve()
         wandb_dir.mkdir(parents=True, exist_ok=True)
         return cls(

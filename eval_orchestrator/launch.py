@@ -13,19 +13,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from eval_orchestrator.ecosystem import hooks_environment, weave_environment
 from eval_orchestrator.error_text import error_text
 from eval_orchestrator.errors import EvalFailed, OrchestratorError, UserError
 from eval_orchestrator.job import METADATA_KEY, EvalMetadata
 from eval_orchestrator.plan import Plan, PlannedVersion
 from eval_orchestrator.task_loader import load_tasks
-
-
-def third_party_hooks(weave: bool) -> dict[str, str]:
-    """inspect-wandb's W&B Models hooks would log a second run per eval (ours is the one): always off.
-    Its Weave hooks, and wandb's own Weave auto-init, run only with the wandb.weave switch on."""
-    on = "true" if weave else "false"
-    return {"INSPECT_WANDB_MODELS_ENABLED": "false", "INSPECT_WANDB_WEAVE_ENABLED": on,
-            "WANDB_DISABLE_WEAVE": "false" if weave else "true"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -65,6 +58,18 @@ def _inspect_errors() -> Iterator[None]:
         raise EvalFailed(f"Inspect could not run the eval: {type(exc).__name__}: {error_text(exc)}") from None
 
 
+def checkpoint_metadata(version: PlannedVersion) -> dict[str, str]:
+    """The eval's metadata: which checkpoint version it measured, keyed as in our W&B run config
+    (inspect-wandb's Weave hooks make it the Weave evaluation's attributes)."""
+    resolved = version.checkpoint.resolved
+    return {
+        "eval_orchestrator_checkpoint": str(resolved.version_ref),
+        "checkpoint_name": resolved.collection,
+        "checkpoint_version": resolved.version,
+        "checkpoint_digest": resolved.digest,
+    }
+
+
 def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
     from inspect_ai import Epochs, eval_set, task_with
 
@@ -81,7 +86,12 @@ def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
 
     required = ",".join([*required_hook_names(), *plan.hooks])
     opts = plan.inspect
-    hooks_env = {"INSPECT_REQUIRED_HOOKS": required, **third_party_hooks(plan.tracking.weave)}
+    track = plan.tracking
+    if track.weave:
+        third_party = weave_environment(track.project, track.entity)
+    else:
+        third_party = hooks_environment(False, track.project, track.entity)
+    hooks_env = {"INSPECT_REQUIRED_HOOKS": required, **third_party}
     with _environment(hooks_env), _inspect_errors():
         success, logs = eval_set(
             tasks=tasks,
@@ -103,7 +113,7 @@ def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
             retry_immediate=opts.retry_attempts > 0,
             fail_on_error=opts.fail_on_error,
             display=opts.display,
-            metadata={"eval_orchestrator_checkpoint": str(version.checkpoint.resolved.version_ref)},
+            metadata=checkpoint_metadata(version),
             **plan.generate,
         )
     return VersionResult(version, list(logs), bool(success))

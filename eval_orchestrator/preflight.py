@@ -4,7 +4,8 @@ downloading (or after the eval) fails here, as one line naming what is wrong and
 Checked: declared secrets are set; model spec templates name only known fields; the model
 provider (and each role's) exists and its dependencies import; model args do not clash with
 Inspect's own ``get_model`` parameters; the generate config is one Inspect accepts; required hooks
-are installed; the log dir is writable; W&B project and entity names are valid.
+are installed (with wandb.weave on, inspect-wandb's Weave hooks too, and W&B online); the log dir
+is writable; W&B project and entity names are valid.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eval_orchestrator.ecosystem import check_weave, load_entry_points
 from eval_orchestrator.error_text import error_text
 from eval_orchestrator.errors import ConfigError, UserError, from_os_error
+from eval_orchestrator.job import run_mode
 from eval_orchestrator.run_config import RunConfig
 
 TEMPLATE_FIELDS = frozenset({"path", "collection", "version", "digest"})
@@ -30,6 +33,7 @@ WANDB_ENTITY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 def check_plan(config: RunConfig, environ: Mapping[str, str] | None = None) -> None:
     env = os.environ if environ is None else environ
+    load_entry_points(config.wandb.weave)  # first: the checks below look up what they register
     check_secrets(config, env)
     check_model(config)
     check_hooks(config)
@@ -154,13 +158,12 @@ def check_generate(generate: Mapping[str, Any]) -> None:
 
 
 def check_hooks(config: RunConfig) -> None:
-    if not config.hooks:
+    """Required hooks are installed; with wandb.weave on, inspect-wandb's Weave hooks are, and W&B is online."""
+    if not config.hooks and not config.wandb.weave:
         return
-    from inspect_ai._util.entrypoints import ensure_entry_points
     from inspect_ai._util.registry import registry_info
     from inspect_ai.hooks._hooks import get_all_hooks
 
-    ensure_entry_points()
     installed = {registry_info(hook).name for hook in get_all_hooks()}
     missing = [name for name in config.hooks if name not in installed]
     if missing:
@@ -168,6 +171,8 @@ def check_hooks(config: RunConfig) -> None:
             f"required hook {missing[0]!r} is not installed (installed: {', '.join(sorted(installed))}); "
             "install the package that provides it, or remove it from hooks:"
         )
+    if config.wandb.weave:
+        check_weave(run_mode(config.wandb), installed)
 
 
 def check_log_dir(log_dir: str) -> None:

@@ -128,8 +128,9 @@ class WandbConfig(_Strict):
     dir: str | None = Field(default=None, description="Where wandb writes run files (WANDB_DIR).")
     weave: bool = Field(
         default=False,
-        description="Let Weave trace the evals beside our runs (inspect-wandb's Weave hooks, wandb's Weave "
-        "auto-init); off, Weave is disabled for our evals (WANDB_DISABLE_WEAVE) and nothing is traced or suggested.",
+        description="Trace each eval to Weave beside our W&B run, through inspect-wandb's Weave hooks "
+        "(pip install 'inspect-wandb[weave]'; W&B online), with the checkpoint name, version and digest as the "
+        "Weave evaluation's attributes. Off: Weave is never imported, nothing is traced or suggested.",
     )
 
 

@@ -106,14 +106,15 @@ def test_openai_api_against_a_local_server(tiny: Path, openai_server: str) -> No
 
 def test_the_weave_switch() -> None:
     from eval_orchestrator.config import build_config
+    from eval_orchestrator.ecosystem import hooks_environment
     from eval_orchestrator.job import TrackingSettings
-    from eval_orchestrator.launch import third_party_hooks
 
     base = {"checkpoints": ["local-registry/x"], "tasks": ["t.py"]}
     assert TrackingSettings.from_config(build_config(None, {**base, "wandb": {"weave": True}})).weave
     assert not TrackingSettings.from_config(build_config(None, base)).weave
-    off, on = third_party_hooks(False), third_party_hooks(True)
+    off, on = hooks_environment(False, "evals", "team"), hooks_environment(True, "evals", "team")
     assert off == {"INSPECT_WANDB_MODELS_ENABLED": "false", "INSPECT_WANDB_WEAVE_ENABLED": "false",
                    "WANDB_DISABLE_WEAVE": "true"}  # fmt: skip
     assert on["INSPECT_WANDB_MODELS_ENABLED"] == "false"  # inspect-wandb's second W&B run: never
-    assert on["INSPECT_WANDB_WEAVE_ENABLED"] == "true" and on["WANDB_DISABLE_WEAVE"] == "false"
+    assert on["INSPECT_WANDB_WEAVE_ENABLED"] == "true" and on["WANDB_DISABLE_WEAVE"] == "true"
+    assert (on["WANDB_PROJECT"], on["WANDB_ENTITY"]) == ("evals", "team")  # where its Weave hooks trace

@@ -125,6 +125,7 @@ class State:
     uploads: dict[str, bytes] = field(default_factory=dict)  # PUT path -> bytes
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # artifact id -> CreateArtifact input
     used: list[tuple[str, str, str, str]] = field(default_factory=list)  # UseArtifact: entity, project, run, id
+    projects: set[tuple[str, str]] = field(default_factory=set)  # UpsertModel (Weave creates its project)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: int = 0
 
@@ -209,7 +210,8 @@ class State:
         with self.lock:
             return (
                 project == "model-registry"
-                or any((e, p) == (entity, project) for e, p, _ in self.collections)
+                or any((e, p) == (entity, project) for e, p, _ in [*self.collections, *self.runs])
+                or (entity, project) in self.projects
                 or (project.startswith("wandb-registry-") and entity == ORG_ENTITY)
             )
 
@@ -264,6 +266,10 @@ class Server:
             "AddAliases": self._add_aliases,
             "UpdateArtifact": self._update_artifact,
             "ProjectArtifacts": self._project_artifacts,
+            # Weave's own GraphQL (weave.compat.wandb): the project it traces to, made if missing.
+            "Project": self._project,
+            "UpsertModel": self._upsert_model,
+            "DefaultEntity": lambda _v: {"viewer": {"username": VIEWER, "defaultEntity": {"name": VIEWER}}},
         }
         server = self
 
@@ -455,6 +461,16 @@ class Server:
                 "teams": {"edges": []},
             }
         }
+
+    def _project(self, variables: dict[str, Any]) -> dict[str, Any]:
+        entity, name = variables["entityName"], variables["name"]
+        return {"project": {"name": name} if self.state.project_exists(entity, name) else None}
+
+    def _upsert_model(self, variables: dict[str, Any]) -> dict[str, Any]:
+        entity, name = variables.get("entity") or VIEWER, variables["name"]
+        with self.state.lock:
+            self.state.projects.add((entity, name))
+        return {"upsertModel": {"model": {"name": name, "description": variables.get("description")}}}
 
     def _default_entity(self, _vars: dict[str, Any]) -> dict[str, Any]:
         return {"viewer": {"id": "VXNlcjox", "entity": VIEWER}}

@@ -1,0 +1,109 @@
+"""Inspect's ecosystem packages in our process: inspect-wandb and Weave.
+
+inspect-wandb registers two hooks through Inspect's entry points. Its W&B Models hooks would log a
+second W&B run per eval (ours is the one), so they are always off. Its Weave hooks trace each eval
+to Weave; they run only with the ``wandb.weave`` switch on, told our W&B project and entity, and
+with the eval's metadata (our job: checkpoint name, version, digest) as the Weave evaluation's
+attributes. wandb's own Weave auto-init stays off either way: inspect-wandb turns it off itself,
+and two clients would trace the same evals.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from importlib.util import find_spec
+
+from eval_orchestrator.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+WEAVE_HOOKS = "inspect_wandb/weave_evaluation_hooks"  # inspect-wandb's Weave hooks, as Inspect registers them
+WEAVE_INSTALL = "pip install 'inspect-wandb[weave]'"
+
+
+def load_entry_points(weave: bool) -> None:
+    """Load installed packages' Inspect entry points (once per process), as the plan needs them.
+
+    With the switch off, inspect-wandb is loaded with ``weave`` hidden, so it registers no Weave
+    hooks and never imports Weave (well over a second per run: it pulls in OpenTelemetry, gql and
+    Sentry). A task that imports weave itself later still can: it is hidden only while the entry
+    points load.
+    """
+    from inspect_ai._util.entrypoints import ensure_entry_points
+
+    # Weave and wandb send their own crash reports to Sentry and flush them, retrying, at exit:
+    # nothing leaves the machine unless the user asks for it (WANDB_ERROR_REPORTING=true).
+    os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
+    hide = not weave and "weave" not in sys.modules and find_spec("inspect_wandb") is not None
+    if not hide:
+        ensure_entry_points()
+        return
+    sys.modules["weave"] = None  # type: ignore[assignment]  # import and find_spec both see no weave
+    try:
+        ensure_entry_points()
+    finally:
+        if sys.modules.get("weave", ...) is None:
+            del sys.modules["weave"]
+
+
+def check_weave(mode: str, installed_hooks: set[str]) -> None:
+    """wandb.weave on: inspect-wandb's Weave hooks are installed and W&B is online (Weave keeps no offline copy)."""
+    if WEAVE_HOOKS not in installed_hooks:
+        missing = "weave" if find_spec("inspect_wandb") else "inspect-wandb"
+        raise ConfigError(f"wandb.weave: true needs inspect-wandb's Weave hooks, but {missing} is not installed: "
+                          f"{WEAVE_INSTALL}, or set wandb.weave: false")  # fmt: skip
+    if mode != "online":
+        raise ConfigError(
+            f"wandb.weave: true needs W&B online (Weave has no offline mode), but wandb.mode is {mode}: "
+            "set wandb.mode: online with WANDB_API_KEY, or set wandb.weave: false"
+        )
+
+
+def hooks_environment(weave: bool, project: str, entity: str | None) -> dict[str, str]:
+    """The environment inspect-wandb reads while our evals run."""
+    env = {"INSPECT_WANDB_MODELS_ENABLED": "false", "WANDB_DISABLE_WEAVE": "true"}
+    env["INSPECT_WANDB_WEAVE_ENABLED"] = "true" if weave else "false"
+    if weave:
+        env["WANDB_PROJECT"] = project
+        if entity:
+            env["WANDB_ENTITY"] = entity
+    return env
+
+
+def weave_environment(project: str, entity: str | None) -> dict[str, str]:
+    """The hooks' environment with wandb.weave on: Weave traces to our project, or, when its server
+    cannot take traces now, is skipped with a warning (the evals still run and log to W&B)."""
+    if why := weave_outage():
+        log.warning("Weave traces skipped: %s; the evals run and log to W&B as usual", why)
+        return hooks_environment(False, project, entity)
+    if entity is None:  # Weave addresses a project as entity/project: the key's default entity
+        from eval_orchestrator.errors import OrchestratorError
+        from eval_orchestrator.wandb_api import open_api
+
+        try:
+            entity = open_api().default_entity
+        except OrchestratorError as exc:
+            log.warning("Weave traces skipped: no W&B entity to trace to (%s); set wandb.entity", exc)
+            return hooks_environment(False, project, None)
+    return hooks_environment(True, project, entity)
+
+
+def weave_outage(timeout: float = 5.0) -> str | None:
+    """Why Weave's trace server cannot take traces now, or None when it answers.
+
+    Asked before the evals start: Weave left to find out itself retries for minutes, and its hooks
+    then fail on every sample.
+    """
+    import requests
+    from weave.trace.env import weave_trace_server_url
+
+    url = weave_trace_server_url().rstrip("/")
+    try:
+        response = requests.get(f"{url}/server_info", timeout=timeout)
+    except requests.RequestException as exc:
+        return f"{type(exc).__name__} connecting to {url}"
+    if response.status_code >= 500:  # a 4xx still means a server that answers; Weave's own errors say more
+        return f"{url}/server_info answered {response.status_code}"
+    return None

@@ -368,6 +368,13 @@ CASES = [
         "looks like a secret",
         setup=valid_plan(wandb={"config": {"token": "x"}}),
     ),
+    Case(
+        "wandb.weave without inspect-wandb[weave]",
+        ("run", "--config", "plan.yaml"),
+        2,
+        "pip install 'inspect-wandb[weave]'",
+        setup=valid_plan(wandb={"weave": True}),
+    ),
     Case("determined run off-cluster", ("determined", "run"), 2, "--experiment-config"),
     Case("determined run missing experiment", ("determined", "run", "--experiment-config", "nope.yaml"), 2, ""),
     Case(

@@ -28,6 +28,8 @@ from typing import Any
 
 import yaml
 
+from tests.http_json import send_json
+
 USER, PASSWORD = "determined", ""  # Determined's default admin
 EXPERIMENT = re.compile(r"^/api/v1/experiments/(\d+)$")
 
@@ -118,12 +120,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def _send(self, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, body)
 
     def _error(self, status: int, message: str) -> None:
         self._send(status, {"code": status, "message": message, "error": {"error": message}})

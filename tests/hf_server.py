@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.http_json import send_json
+
 TOKEN = "hf_" + "t0" * 17
 REPO_PATH = re.compile(r"^/api/(models|datasets|spaces)/([^/]+/[^/]+)/(preupload|commit)/([^/?]+)")
 
@@ -47,9 +49,9 @@ class HubServer:
 
             def do_GET(self) -> None:
                 if self.path == "/api/agent-harnesses":  # huggingface_hub's best-effort user-agent lookup
-                    hub._reply(self, 200, {"standardEnvVars": [], "harnesses": {}})
+                    send_json(self, 200, {"standardEnvVars": [], "harnesses": {}})
                     return
-                hub._reply(self, 404, {"error": f"hub test server: unknown GET {self.path}"})
+                send_json(self, 404, {"error": f"hub test server: unknown GET {self.path}"})
                 hub.state.unknown.append(f"GET {self.path}")
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -64,19 +66,10 @@ class HubServer:
         self.httpd.shutdown()
         self.httpd.server_close()
 
-    @staticmethod
-    def _reply(req: BaseHTTPRequestHandler, status: int, body: dict[str, Any]) -> None:
-        data = json.dumps(body).encode()
-        req.send_response(status)
-        req.send_header("Content-Type", "application/json")
-        req.send_header("Content-Length", str(len(data)))
-        req.end_headers()
-        req.wfile.write(data)
-
     def _post(self, req: BaseHTTPRequestHandler) -> None:
         body = req.rfile.read(int(req.headers.get("Content-Length") or 0))
         if req.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self._reply(req, 401, {"error": "Invalid credentials in Authorization header"})
+            send_json(req, 401, {"error": "Invalid credentials in Authorization header"})
             return
         if req.path == "/api/repos/create":
             spec = json.loads(body)
@@ -86,21 +79,21 @@ class HubServer:
                 self.state.repos.setdefault(repo, spec.get("type") or "model")
             kind = spec.get("type") or "model"
             url = f"{self.url}/{kind}s/{repo}" if kind != "model" else f"{self.url}/{repo}"
-            self._reply(req, 409 if exists else 200, {"url": url, "error": "You already created this repo"})
+            send_json(req, 409 if exists else 200, {"url": url, "error": "You already created this repo"})
             return
         match = REPO_PATH.match(req.path)
         if match is None:
             self.state.unknown.append(f"POST {req.path}")
-            self._reply(req, 404, {"error": f"hub test server: unknown POST {req.path}"})
+            send_json(req, 404, {"error": f"hub test server: unknown POST {req.path}"})
             return
         kind, repo, action, _revision = match.groups()
         if repo not in self.state.repos:
-            self._reply(req, 404, {"error": f"Repository Not Found for url: {req.path}"})
+            send_json(req, 404, {"error": f"Repository Not Found for url: {req.path}"})
             return
         if action == "preupload":
             files = json.loads(body)["files"]
             modes = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]
-            self._reply(req, 200, {"files": modes})
+            send_json(req, 200, {"files": modes})
             return
         header: dict[str, Any] = {}
         with self.state.lock:
@@ -116,4 +109,4 @@ class HubServer:
             self.state.commits.append({"repo": repo, **header})
             oid = hashlib.sha1(body, usedforsecurity=False).hexdigest()
         prefix = f"{self.url}/{kind}/{repo}" if kind != "models" else f"{self.url}/{repo}"
-        self._reply(req, 200, {"commitUrl": f"{prefix}/commit/{oid}", "commitOid": oid, "success": True})
+        send_json(req, 200, {"commitUrl": f"{prefix}/commit/{oid}", "commitOid": oid, "success": True})

@@ -79,6 +79,11 @@ def outside_hosts(tmp: Path) -> list[str]:
     return [line.split()[-1] for line in log.read_text().splitlines()] if log.exists() else []
 
 
+def runs_in_evals(server: Server) -> list[tuple[str, str, str]]:
+    """The W&B runs the test server holds in team/evals, where the plan logs."""
+    return [key for key in server.state.runs if key[:2] == ("team", "evals")]
+
+
 def weave_modules(tmp: Path) -> set[str]:
     """The weave / sentry_sdk modules any audited process imported."""
     return {name for line in (tmp / "audit" / "modules.txt").read_text().splitlines() for name in line.split()[1:]}
@@ -108,8 +113,7 @@ def test_switch_on_traces_each_eval_to_weave_with_the_checkpoint_it_measured(
     assert done.returncode == 0, done.stderr[-3000:]
 
     # Our one W&B run for the job; inspect-wandb's W&B Models hooks made none.
-    assert [key for key in wandb_server.state.runs if key[:2] == ("team", "evals")] != []
-    assert len([key for key in wandb_server.state.runs if key[:2] == ("team", "evals")]) == 1
+    assert len(runs_in_evals(wandb_server)) == 1
 
     calls = weave_server.calls()
     [evaluation] = [c for c in calls if "/op/Evaluation.evaluate:" in c["op_name"]]
@@ -145,7 +149,7 @@ def test_switch_on_with_weave_down_skips_the_traces_not_the_eval(
     done = run(isolated_env, env, mode="online", weave=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Weave traces skipped: ConnectionError connecting to" in done.stderr
-    assert len([key for key in wandb_server.state.runs if key[:2] == ("team", "evals")]) == 1
+    assert len(runs_in_evals(wandb_server)) == 1
     assert not [h for h in outside_hosts(isolated_env) if "sentry" in h]
 
 

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.http_json import send_json
+
 Answer = Callable[[Any], dict[str, Any]]
 
 
@@ -64,7 +66,6 @@ class Request:
 class WeaveServer:
     requests: list[Request] = field(default_factory=list)
     unknown: list[Request] = field(default_factory=list)
-    failing: bool = False  # answer 503 to all but server_info: Weave goes down after the evals started
 
     def __post_init__(self) -> None:
         server = self
@@ -109,19 +110,12 @@ class WeaveServer:
         # The v2 routes name the project in the path: /v2/{entity}/{project}/call/start
         v2 = re.fullmatch(r"/v2/[^/]+/[^/]+(/.+)", path)
         route = ROUTES.get((req.command, v2.group(1) if v2 else path))
-        if self.failing and path != "/server_info":
-            status, payload = 503, {"detail": "service unavailable"}
-        elif route is None:
+        if route is None:
             self.unknown.append(record)
             status, payload = 404, {"detail": f"the Weave stand-in does not answer {req.command} {path}"}
         else:
             status, payload = 200, route(body)
-        data = json.dumps(payload).encode()
-        req.send_response(status)
-        req.send_header("content-type", "application/json")
-        req.send_header("content-length", str(len(data)))
-        req.end_headers()
-        req.wfile.write(data)
+        send_json(req, status, payload)
 
     def calls(self) -> list[dict[str, Any]]:
         """Every call Weave started (alone, batched, or sent complete)."""

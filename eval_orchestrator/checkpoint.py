@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from eval_orchestrator.errors import RegistryError
-from eval_orchestrator.refs import CheckpointRef
+from eval_orchestrator.refs import CheckpointRef, CollectionRef
 
 HASH_CHUNK = 8 * 1024 * 1024
 
@@ -124,6 +124,28 @@ def manifest_of_dir(root: Path) -> Manifest:
 
 
 @dataclass(frozen=True)
+class VersionId:
+    """One registered version's identity: its collection (registry, entity/project, name), its version
+    and its content digest. ``str()`` is the one way to print it: the reference pinned to the version."""
+
+    collection: CollectionRef
+    version: str  # "vN"
+    digest: str  # the manifest digest
+
+    @property
+    def ref(self) -> CheckpointRef:
+        return self.collection.at(self.version)
+
+    @property
+    def label(self) -> str:
+        """Short form for tables and logs: 'tiny:v1'."""
+        return f"{self.collection.name}:{self.version}"
+
+    def __str__(self) -> str:
+        return str(self.ref)
+
+
+@dataclass(frozen=True)
 class ResolvedCheckpoint:
     """One immutable checkpoint version: what an alias pointed at when it was resolved."""
 
@@ -140,6 +162,10 @@ class ResolvedCheckpoint:
     @property
     def collection(self) -> str:
         return self.ref.collection
+
+    @property
+    def id(self) -> VersionId:
+        return VersionId(self.ref.collection_ref, self.version, self.digest)
 
     @property
     def digest(self) -> str:

@@ -6,33 +6,15 @@ Every validation problem becomes one line naming the key path and the fix (Confi
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from eval_orchestrator import env
 from eval_orchestrator.errors import ConfigError
 from eval_orchestrator.run_config import RunConfig, StoreConfig, WandbConfig
-
-# Environment variables and the config key each one sets.
-ENV_KEYS: dict[str, tuple[str, ...]] = {
-    "WANDB_PROJECT": ("wandb", "project"),
-    "WANDB_ENTITY": ("wandb", "entity"),
-    "WANDB_MODE": ("wandb", "mode"),
-    "WANDB_DIR": ("wandb", "dir"),
-    "WANDB_ARTIFACT_DIR": ("store", "artifact_dir"),
-    "WANDB_CACHE_SKIP": ("store", "cache_skip"),
-    "WANDB_ARTIFACT_WAIT_TIMEOUT_SEC": ("store", "wait_timeout"),
-    "EVAL_ORCHESTRATOR_POLL_INTERVAL_SEC": ("store", "poll_interval"),
-    "EVAL_ORCHESTRATOR_REGISTRY": ("store", "registry"),
-    "EVAL_ORCHESTRATOR_WANDB_INIT_TIMEOUT_SEC": ("wandb", "init_timeout"),
-    "EVAL_ORCHESTRATOR_WANDB_FINISH_TIMEOUT_SEC": ("wandb", "finish_timeout"),
-    "EVAL_ORCHESTRATOR_DOWNLOAD_WORKERS": ("store", "workers"),
-    "EVAL_ORCHESTRATOR_PART_SIZE_MB": ("store", "part_size_mb"),
-    "EVAL_ORCHESTRATOR_DOWNLOAD_RETRIES": ("store", "retries"),
-}
 
 
 def format_validation_error(error: ValidationError, source: str) -> str:
@@ -57,10 +39,11 @@ def format_validation_error(error: ValidationError, source: str) -> str:
 
 def _variable_that_set(path: str, value: Any) -> str | None:
     """The environment variable that set ``path`` to ``value``, when one did."""
-    for name, key in ENV_KEYS.items():
-        dotted = ".".join(key)
-        if (dotted == path or dotted.endswith("." + path)) and value is not None and os.environ.get(name) == str(value):
-            return name
+    for variable in env.VARIABLES:
+        dotted = variable.config_key
+        matches = dotted is not None and (dotted == path or dotted.endswith("." + path))
+        if matches and value is not None and env.get(variable.name) == str(value):
+            return variable.name
     return None
 
 
@@ -113,21 +96,18 @@ def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def env_overrides(environ: dict[str, str] | None = None) -> dict[str, Any]:
+def env_overrides(environ: env.Environ | None = None) -> dict[str, Any]:
     """The config keys set by environment variables (the process env already holds .env)."""
-    env = os.environ if environ is None else environ
     tree: dict[str, Any] = {}
-    for name, path in ENV_KEYS.items():
-        value = env.get(name)
-        if value:
-            _set(tree, path, value)
+    for dotted, value in env.config_overrides(environ).items():
+        _set(tree, tuple(dotted.split(".")), value)
     return tree
 
 
 def build_config(
     file: str | Path | None = None,
     flags: dict[str, Any] | None = None,
-    environ: dict[str, str] | None = None,
+    environ: env.Environ | None = None,
     layer: dict[str, Any] | None = None,
     source: str | None = None,
     base: dict[str, Any] | None = None,
@@ -141,6 +121,9 @@ def build_config(
     tree = merge(tree, env_overrides(environ))
     tree = merge(tree, layer or {})
     tree = merge(tree, flags or {})
+    watched = tree.get("watch", {}).get("collections") if isinstance(tree.get("watch"), dict) else None
+    if "checkpoints" not in tree and isinstance(watched, list) and watched:
+        tree["checkpoints"] = watched  # a watch plan: the watcher names the versions; the plan checks as a run
     source = source or (str(file) if file else "run config")
     try:
         return RunConfig.model_validate(tree)
@@ -151,12 +134,20 @@ def build_config(
 SectionT = TypeVar("SectionT", bound=BaseModel)
 
 
+def validated(model: type[SectionT], tree: dict[str, Any], source: str) -> SectionT:
+    """``tree`` validated as ``model``; a problem is one line naming the key (ConfigError, exit 2)."""
+    try:
+        return model.model_validate(tree)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
 def _build_section(
     name: str,
     model: type[SectionT],
     file: str | Path | None,
     flags: dict[str, Any] | None,
-    environ: dict[str, str] | None,
+    environ: env.Environ | None,
 ) -> SectionT:
     """One section of the run config, same precedence: default < file < env < flags (None = unset)."""
     section = read_yaml(file).get(name) if file else None
@@ -170,14 +161,14 @@ def _build_section(
 
 
 def build_store_config(
-    flags: dict[str, Any] | None = None, environ: dict[str, str] | None = None, file: str | Path | None = None
+    flags: dict[str, Any] | None = None, environ: env.Environ | None = None, file: str | Path | None = None
 ) -> StoreConfig:
     """Store settings for commands that need no whole run config (resolve, cache, registry)."""
     return _build_section("store", StoreConfig, file, flags, environ)
 
 
 def build_wandb_config(
-    file: str | Path | None = None, flags: dict[str, Any] | None = None, environ: dict[str, str] | None = None
+    file: str | Path | None = None, flags: dict[str, Any] | None = None, environ: env.Environ | None = None
 ) -> WandbConfig:
     """W&B settings for commands that need no whole run config (sync reads the run's wandb.dir)."""
     return _build_section("wandb", WandbConfig, file, flags, environ)

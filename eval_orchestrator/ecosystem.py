@@ -11,10 +11,10 @@ and two clients would trace the same evals.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from importlib.util import find_spec
 
+from eval_orchestrator import env, inspect_api
 from eval_orchestrator.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -31,18 +31,16 @@ def load_entry_points(weave: bool) -> None:
     Sentry). A task that imports weave itself later still can: it is hidden only while the entry
     points load.
     """
-    from inspect_ai._util.entrypoints import ensure_entry_points
-
     # Weave and wandb send their own crash reports to Sentry and flush them, retrying, at exit:
     # nothing leaves the machine unless the user asks for it (WANDB_ERROR_REPORTING=true).
-    os.environ.setdefault("WANDB_ERROR_REPORTING", "false")
+    env.set_default("WANDB_ERROR_REPORTING", "false")
     hide = not weave and "weave" not in sys.modules and find_spec("inspect_wandb") is not None
     if not hide:
-        ensure_entry_points()
+        inspect_api.ensure_entry_points()
         return
     sys.modules["weave"] = None  # type: ignore[assignment]  # import and find_spec both see no weave
     try:
-        ensure_entry_points()
+        inspect_api.ensure_entry_points()
     finally:
         if sys.modules.get("weave", ...) is None:
             del sys.modules["weave"]
@@ -99,11 +97,7 @@ def weave_outage(timeout: float = 5.0) -> str | None:
     import requests
     from weave.trace.env import weave_trace_server_url
 
-    url = weave_trace_server_url().rstrip("/")
-    try:
-        response = requests.get(f"{url}/server_info", timeout=timeout)
-    except requests.RequestException as exc:
-        return f"{type(exc).__name__} connecting to {url}"
-    if response.status_code >= 500:  # a 4xx still means a server that answers; Weave's own errors say more
-        return f"{url}/server_info answered {response.status_code}"
-    return None
+    from eval_orchestrator.wandb_api import unreachable
+
+    probe = weave_trace_server_url().rstrip("/") + "/server_info"
+    return unreachable(probe, lambda: requests.get(probe, timeout=timeout))

@@ -51,6 +51,19 @@ class RegistryError(UserError):
     """A collection, version or alias does not exist, or the registry is unusable."""
 
 
+class NotFound(RegistryError):
+    """The registry answered that a collection, version, alias or artifact does not exist (raised
+    where the registry's answer is first seen; nobody matches error text to find this out)."""
+
+
+class CollectionNotFound(NotFound):
+    """No such collection (or project) in the registry."""
+
+
+class VersionNotFound(NotFound):
+    """The collection exists, but no version or alias of that name."""
+
+
 class StoreError(UserError):
     """A checkpoint could not be materialised (a file missing, a source that cannot serve it)."""
 

@@ -8,9 +8,9 @@ by huggingface_hub itself, never logged), the host from ``HF_ENDPOINT``.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
+from eval_orchestrator import env
 from eval_orchestrator.job import Job
 from eval_orchestrator.publish import _slug
 
@@ -42,5 +42,5 @@ def upload_results(repo_id: str, upload_dir: str, job: Job, files: dict[str, Pat
         commit_message=f"eval-orchestrator: {job.task_name} on {job.ref}",
         commit_description=f"job {job.key}, checkpoint digest {job.digest}",
     )
-    endpoint = os.environ.get("HF_ENDPOINT", constants.ENDPOINT).rstrip("/")
+    endpoint = (env.get("HF_ENDPOINT") or constants.ENDPOINT).rstrip("/")
     return f"{endpoint}/datasets/{repo_id}/tree/main/{folder}"

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_field, model_validator
 
+from eval_orchestrator import env
+from eval_orchestrator.checkpoint import VersionId
 from eval_orchestrator.errors import SpoolError
+from eval_orchestrator.refs import CheckpointRef
 from eval_orchestrator.run_config import HubConfig, RunConfig, WandbConfig
 
 METADATA_KEY = "eval_orchestrator"
@@ -40,8 +42,8 @@ class Job(FrozenContract):
     collection: str
     version: str
     digest: str
-    ref: str  # the reference pinned to the version, e.g. local-registry/tiny:v1
-    requested_ref: str  # as the user wrote it, e.g. local-registry/tiny:latest
+    ref: CheckpointRef  # the reference pinned to the version, e.g. local-registry/tiny:v1
+    requested_ref: CheckpointRef  # as the user wrote it, e.g. local-registry/tiny:latest
     aliases: tuple[str, ...] = ()
     task_spec: str
     task_name: str
@@ -75,6 +77,10 @@ class Job(FrozenContract):
         return hashlib.sha256(ident.encode()).hexdigest()[:16]
 
     @property
+    def version_id(self) -> VersionId:
+        return VersionId(self.ref.collection_ref, self.version, self.digest)
+
+    @property
     def group(self) -> str:
         return f"{self.collection}:{self.version}"
 
@@ -93,7 +99,7 @@ class Job(FrozenContract):
 def run_mode(wandb: WandbConfig) -> WandbRunMode:
     """wandb.mode, with ``auto`` online when a WANDB_API_KEY is set, else offline."""
     if wandb.mode == "auto":
-        return "online" if os.environ.get("WANDB_API_KEY") else "offline"
+        return "online" if env.get("WANDB_API_KEY") else "offline"
     return wandb.mode
 
 
@@ -121,22 +127,17 @@ class TrackingSettings(FrozenContract):
     def from_sections(cls, wandb: WandbConfig, hub: HubConfig | None = None) -> TrackingSettings:
         """``auto`` mode becomes online with a WANDB_API_KEY, else offline; the W&B dir is made."""
         hub = hub or HubConfig()
-        mode = run_mode(wandb)
         wandb_dir = Path(wandb.dir or ".").resolve()
         wandb_dir.mkdir(parents=True, exist_ok=True)
+        same = wandb.model_dump(include={"entity", "tags", "config", "link_results", "init_timeout", "finish_timeout",
+                                         "weave"})  # fmt: skip
         return cls(
+            **same,
             project=wandb.project or DEFAULT_PROJECT,
-            entity=wandb.entity,
-            mode=mode,
+            mode=run_mode(wandb),
             dir=str(wandb_dir),
-            tags=tuple(wandb.tags),
-            config=dict(wandb.config),
-            link_results=wandb.link_results,
-            init_timeout=wandb.init_timeout,
-            finish_timeout=wandb.finish_timeout,
             hf_upload_repo=hub.upload_repo,
             hf_upload_dir=hub.upload_dir,
-            weave=wandb.weave,
         )
 
     def offline(self) -> TrackingSettings:

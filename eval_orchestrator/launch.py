@@ -8,11 +8,11 @@ digest), so a re-run resumes and reuses finished samples.
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
+from eval_orchestrator import env, inspect_api
 from eval_orchestrator.ecosystem import hooks_environment, weave_environment
 from eval_orchestrator.error_text import error_text
 from eval_orchestrator.errors import EvalFailed, OrchestratorError, UserError
@@ -20,41 +20,28 @@ from eval_orchestrator.job import METADATA_KEY, EvalMetadata
 from eval_orchestrator.plan import Plan, PlannedVersion
 from eval_orchestrator.task_loader import load_tasks
 
+if TYPE_CHECKING:
+    from inspect_ai.log import EvalLog
+
 
 @dataclass(frozen=True)
 class VersionResult:
     version: PlannedVersion
-    logs: list[Any]  # inspect_ai.log.EvalLog headers
+    logs: list[EvalLog]  # headers
     success: bool
-
-
-@contextlib.contextmanager
-def _environment(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 @contextlib.contextmanager
 def _inspect_errors() -> Iterator[None]:
     """What eval_set raises before a task runs (a provider refusing its args, a missing package) is
     the eval failing, in one line, not a bug of ours."""
-    from inspect_ai._util.error import PrerequisiteError
-
     try:
         yield
-    except PrerequisiteError as exc:
-        raise UserError(f"Inspect: {error_text(exc)}") from None
     except (OrchestratorError, KeyboardInterrupt):
         raise
     except Exception as exc:
+        if inspect_api.is_prerequisite_error(exc):
+            raise UserError(f"Inspect: {error_text(exc)}") from None
         raise EvalFailed(f"Inspect could not run the eval: {type(exc).__name__}: {error_text(exc)}") from None
 
 
@@ -71,7 +58,7 @@ def checkpoint_metadata(version: PlannedVersion) -> dict[str, str]:
 
 
 def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
-    from inspect_ai import Epochs, eval_set, task_with
+    from inspect_ai import eval_set, task_with
 
     from eval_orchestrator.tracking.hook import required_hook_names
 
@@ -85,14 +72,13 @@ def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
         tasks.append(task_with(task, dataset=dataset, metadata=metadata))
 
     required = ",".join([*required_hook_names(), *plan.hooks])
-    opts = plan.inspect
     track = plan.tracking
     if track.weave:
         third_party = weave_environment(track.project, track.entity)
     else:
         third_party = hooks_environment(False, track.project, track.entity)
     hooks_env = {"INSPECT_REQUIRED_HOOKS": required, **third_party}
-    with _environment(hooks_env), _inspect_errors():
+    with env.scoped(hooks_env), _inspect_errors():
         success, logs = eval_set(
             tasks=tasks,
             log_dir=str(version.log_dir),
@@ -100,20 +86,8 @@ def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
             model_args=dict(version.model_args),
             model_base_url=version.model_base_url,
             model_roles=dict(version.model_roles) or None,
-            limit=opts.limit,
-            sample_id=opts.sample_id,
-            epochs=Epochs(opts.epochs, opts.epochs_reducer) if opts.epochs_reducer else opts.epochs,
-            time_limit=opts.time_limit,
-            message_limit=opts.message_limit,
-            token_limit=opts.token_limit,
-            log_dir_allow_dirty=opts.log_dir_allow_dirty,
-            max_tasks=opts.max_tasks,
-            max_samples=opts.max_samples,
-            retry_attempts=opts.retry_attempts,
-            retry_immediate=opts.retry_attempts > 0,
-            fail_on_error=opts.fail_on_error,
-            display=opts.display,
             metadata=checkpoint_metadata(version),
+            **plan.inspect.eval_set_args(),
             **plan.generate,
         )
     return VersionResult(version, list(logs), bool(success))

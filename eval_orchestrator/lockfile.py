@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -21,17 +20,18 @@ from pydantic import Field
 
 from eval_orchestrator.errors import ConfigError, UserError
 from eval_orchestrator.job import FrozenContract, canonical_json, read_contract
+from eval_orchestrator.notify import Notify, quiet
+from eval_orchestrator.refs import CheckpointRef
 from eval_orchestrator.run_config import RunConfig, TaskConfig
 
-Notify = Callable[[str], None]
 PACKAGES = ("eval-orchestrator", "inspect-ai", "wandb")
 
 
 class LockedCheckpoint(FrozenContract):
-    ref: str  # as the plan names it
+    ref: CheckpointRef  # as the plan names it
     version: str
     digest: str
-    pinned: str  # the reference to the version itself
+    pinned: CheckpointRef  # the reference to the version itself
 
 
 class LockedTask(FrozenContract):
@@ -73,17 +73,17 @@ def task_source(task: TaskConfig) -> LockedTask:
     return LockedTask(spec=task.spec, package=distribution, package_version=_installed(distribution))
 
 
-def make_lock(config: RunConfig, plan_tree: dict[str, Any], notify: Notify = lambda _: None) -> Lockfile:
+def make_lock(config: RunConfig, plan_tree: dict[str, Any], notify: Notify = quiet) -> Lockfile:
     """Resolve every checkpoint (no bytes fetched) and fingerprint every task. ``plan_tree`` is the
     plan file as written: what the lock replays (this machine's environment is not baked in)."""
-    from eval_orchestrator.orchestrate import Registries, resolve_version
+    from eval_orchestrator.registry.factory import Registries
 
     registries = Registries(config.store, notify)
     checkpoints = []
     for ref in config.checkpoints:
-        resolved = resolve_version(ref, config.store, notify, registries)
+        resolved = registries.resolve(ref)
         checkpoints.append(LockedCheckpoint(ref=ref, version=resolved.version, digest=resolved.digest,
-                                            pinned=str(resolved.version_ref)))  # fmt: skip
+                                            pinned=resolved.version_ref))  # fmt: skip
     return Lockfile(
         config=plan_tree,
         checkpoints=checkpoints,
@@ -107,7 +107,7 @@ def read_lock(path: str | Path) -> Lockfile:
     return read_contract(Lockfile, data, str(file))
 
 
-def locked_config(lock: Lockfile, notify: Notify = lambda _: None) -> RunConfig:
+def locked_config(lock: Lockfile, notify: Notify = quiet) -> RunConfig:
     """The run config with every checkpoint pinned, after checking the tasks are the ones locked."""
     from eval_orchestrator.config import build_config
 
@@ -124,12 +124,13 @@ def locked_config(lock: Lockfile, notify: Notify = lambda _: None) -> RunConfig:
         if (installed := _installed(name) or "?") != version:
             notify(f"note: {name} is {installed} here, {version} when the plan was locked")
     tree = {**lock.config, "checkpoints": [c.pinned for c in lock.checkpoints]}
-    tracking = {"lockfile_sha256": lock.sha256, "locked_checkpoints": {c.ref: c.pinned for c in lock.checkpoints}}
+    pinned = {str(c.ref): str(c.pinned) for c in lock.checkpoints}
+    tracking = {"lockfile_sha256": lock.sha256, "locked_checkpoints": pinned}
     wandb = dict(tree.get("wandb") or {})
     wandb["config"] = {**(wandb.get("config") or {}), **tracking}  # every W&B run says what it was locked to
     return build_config(base={**tree, "wandb": wandb}, source="lockfile")
 
 
-def pins_of(lock: Lockfile) -> dict[str, str]:
+def pins_of(lock: Lockfile) -> dict[CheckpointRef, str]:
     """Pinned reference -> the digest it must have."""
     return {c.pinned: c.digest for c in lock.checkpoints}

@@ -6,83 +6,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.config import build_store_config
 from eval_orchestrator.errors import RegistryError, Unavailable
 from eval_orchestrator.job import EvalMetadata, Job, TrackingSettings
-from eval_orchestrator.paths import default_registry_root, default_store_root
+from eval_orchestrator.notify import Notify, quiet
 from eval_orchestrator.plan import Plan, build_plan
 from eval_orchestrator.progress import TransferProgress
-from eval_orchestrator.refs import CheckpointRef, parse_ref
-from eval_orchestrator.registry.base import Registry, VersionInfo
-from eval_orchestrator.registry.local import LocalRegistry
+from eval_orchestrator.refs import CheckpointRef
+from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import RunConfig, StoreConfig
 from eval_orchestrator.spool import LineageRecord, Spool
-from eval_orchestrator.store.checkpoint_store import CheckpointStore, Materialized
+from eval_orchestrator.store.checkpoint_store import Materialized
+from eval_orchestrator.store.factory import open_store
 
-Notify = Callable[[str], None]
-
-
-def local_registry(store: StoreConfig | None = None) -> LocalRegistry:
-    configured = (store or build_store_config()).registry
-    return LocalRegistry(Path(configured) if configured else default_registry_root())
-
-
-def checkpoint_store(store: StoreConfig | None = None) -> CheckpointStore:
-    settings = store or build_store_config()
-    root = Path(settings.artifact_dir) if settings.artifact_dir else default_store_root()
-    if root.exists() and not root.is_dir():
-        from eval_orchestrator.errors import StoreError
-
-        raise StoreError(
-            f"the checkpoint store {root} is a file, not a folder; "
-            "point WANDB_ARTIFACT_DIR (or --artifact-dir) at a folder"
-        )
-    return CheckpointStore(
-        root, workers=settings.workers, part_size=settings.part_size_mb * 1024 * 1024, retries=settings.retries
-    )
-
-
-class Registries:
-    """One registry per backend for a whole run (one W&B API session, not one per ref)."""
-
-    def __init__(self, store: StoreConfig, notify: Notify = lambda _: None) -> None:
-        self.store = store
-        self.notify = notify
-        self._opened: dict[str, Registry] = {}
-
-    def for_ref(self, ref: CheckpointRef) -> Registry:
-        if ref.backend not in self._opened:
-            if ref.backend == "local":
-                self._opened["local"] = local_registry(self.store)
-            else:
-                from eval_orchestrator.registry.wandb_registry import WandbRegistry
-
-                self._opened["wandb"] = WandbRegistry(self.store, self.notify)
-        return self._opened[ref.backend]
-
-    def list_versions(self, ref: CheckpointRef) -> list[VersionInfo]:
-        """Every version of ``ref``'s collection with its aliases: one listing of the registry."""
-        registry = self.for_ref(ref)
-        if ref.backend == "local":
-            assert isinstance(registry, LocalRegistry)
-            return registry.list_versions(ref.collection) if ref.collection in registry.collections() else []
-        from eval_orchestrator.registry.wandb_registry import WandbRegistry
-
-        assert isinstance(registry, WandbRegistry)
-        return registry.list_versions(ref)
+if TYPE_CHECKING:
+    from inspect_ai.log import EvalLog
 
 
 def resolve(
-    ref_text: str,
+    ref: CheckpointRef | str,
     store: StoreConfig | None = None,
     progress: TransferProgress | None = None,
-    notify: Notify = lambda _: None,
+    notify: Notify = quiet,
     registries: Registries | None = None,
     digest: str | None = None,
 ) -> Materialized:
@@ -93,45 +43,36 @@ def resolve(
     registry, and a version the registry resolves to another digest is refused.
     """
     settings = store or build_store_config()
-    ref = parse_ref(ref_text)
-    registry = (registries or Registries(settings, notify)).for_ref(ref)
+    ref = CheckpointRef.parse(ref) if isinstance(ref, str) else ref  # the library's entry point takes text too
+    registry = (registries or Registries(settings, notify)).of(ref)
     try:
         resolved = registry.resolve(ref)
     except Unavailable:
         # A locked run with the registry out of reach: the store's intact copy of the digest will do.
-        if digest is not None and (kept := checkpoint_store(settings).stored(ref.collection, digest)) is not None:
-            notify(f"{ref_text}: registry unreachable; using the stored copy of the locked digest {digest[:12]}")
+        if digest is not None and (kept := open_store(settings).stored(ref.collection, digest)) is not None:
+            notify(f"{ref}: registry unreachable; using the stored copy of the locked digest {digest[:12]}")
             return kept
         raise
     except RegistryError as exc:
         if digest is not None:
-            raise RegistryError(f"the locked version {ref_text} is gone: {exc}") from None
+            raise RegistryError(f"the locked version {ref} is gone: {exc}") from None
         raise
     if digest is not None and resolved.digest != digest:
         raise RegistryError(
-            f"{ref_text} is now {resolved.digest[:12]}, the lock pins {digest[:12]}: the version changed; "
+            f"{ref} is now {resolved.digest[:12]}, the lock pins {digest[:12]}: the version changed; "
             "lock the plan again to accept it"
         )
     if resolved.in_place:
         return Materialized(resolved, Path(resolved.in_place), 0)
-    label = f"{resolved.collection}:{resolved.version}"
-    on_bytes = progress.start(label, resolved.manifest.total_bytes) if progress else None
-    return checkpoint_store(settings).fetch(
+    on_bytes = progress.start(resolved.id.label, resolved.manifest.total_bytes) if progress else None
+    return open_store(settings).fetch(
         resolved, registry.source(resolved), settings.verify, on_bytes, keep=not settings.cache_skip
     )
 
 
-def resolve_version(
-    ref_text: str, store: StoreConfig, notify: Notify = lambda _: None, registries: Registries | None = None
-) -> ResolvedCheckpoint:
-    """The version and digest ``ref_text`` names now, through its registry (no bytes fetched)."""
-    ref = parse_ref(ref_text)
-    return (registries or Registries(store, notify)).for_ref(ref).resolve(ref)
-
-
 def release(items: list[Materialized], store: StoreConfig) -> list[Materialized]:
     """Drop the leases of checkpoints not kept (WANDB_CACHE_SKIP); returns those removed from disk."""
-    target = checkpoint_store(store)
+    target = open_store(store)
     return [item for item in items if target.release(item)]
 
 
@@ -194,11 +135,11 @@ def context_hint(checkpoint: Path, max_tokens: Any) -> str:
     )
 
 
-def _outcomes(jobs: tuple[Job, ...], logs: list[Any], context: str = "") -> list[JobOutcome]:
+def _outcomes(jobs: tuple[Job, ...], logs: list[EvalLog], context: str = "") -> list[JobOutcome]:
     from eval_orchestrator.error_text import one_line
     from eval_orchestrator.tracking.rows import final_metrics
 
-    by_key: dict[str, Any] = {}
+    by_key: dict[str, EvalLog] = {}
     for eval_log in logs:
         meta = EvalMetadata.from_inspect(eval_log.eval.metadata)
         if meta is not None:
@@ -223,10 +164,10 @@ def _outcomes(jobs: tuple[Job, ...], logs: list[Any], context: str = "") -> list
 
 def run(
     config: RunConfig,
-    notify: Notify = lambda _: None,
+    notify: Notify = quiet,
     model_args_override: Mapping[str, Any] | None = None,
     progress: TransferProgress | None = None,
-    pins: Mapping[str, str] | None = None,
+    pins: Mapping[CheckpointRef, str] | None = None,
 ) -> RunReport:
     """Evaluate every checkpoint on every task; one eval_set per checkpoint version.
 
@@ -244,9 +185,9 @@ def run(
     materialized: list[Materialized] = []
     try:
         registries = Registries(config.store, notify)
-        for ref_text in config.checkpoints:
-            item = resolve(ref_text, config.store, progress, notify, registries, (pins or {}).get(ref_text))
-            notify(f"resolved {ref_text} -> {item.resolved.version} ({item.resolved.digest[:12]}, {_where(item)})")
+        for ref in config.checkpoints:
+            item = resolve(ref, config.store, progress, notify, registries, (pins or {}).get(ref))
+            notify(f"resolved {ref} -> {item.resolved.version} ({item.resolved.digest[:12]}, {_where(item)})")
             materialized.append(item)
         plan = build_plan(config, materialized, tasks, tracking, model_args_override)
         return execute(plan, notify)
@@ -255,7 +196,7 @@ def run(
             notify(f"removed {item.resolved.collection}:{item.resolved.version} from the store (cache_skip)")
 
 
-def execute(plan: Plan, notify: Notify = lambda _: None) -> RunReport:
+def execute(plan: Plan, notify: Notify = quiet) -> RunReport:
     """Run a Plan whose checkpoints are materialised: one eval_set per version, tracked."""
     from eval_orchestrator.launch import run_version
     from eval_orchestrator.tracking.hook import tracker

@@ -128,6 +128,24 @@ INSPECT_RESULT_OPTIONS = (
 )
 
 
+@dataclass(frozen=True)
+class PlanIdentity:
+    """What tells one plan's evaluations of a version from another's, computed once from the config."""
+
+    key: str  # tasks, model, Inspect options and hooks: the watch ledger's and cursors' plan
+    variant: Mapping[str, Any]  # the result-changing options that are not defaults (job keys)
+    folder: str  # the log folder of a non-default plan under each version's ('' for the default plan)
+
+
+def plan_identity(config: RunConfig) -> PlanIdentity:
+    import hashlib
+
+    inspect = config.inspect.model_dump(exclude={"log_dir", "display"})
+    ident = canonical_json([config.model_dump(mode="json", include={"tasks", "model", "hooks"}), inspect])
+    variant = plan_variant(config)
+    return PlanIdentity(hashlib.sha256(ident.encode()).hexdigest()[:16], variant, variant_id(variant))
+
+
 def plan_variant(config: RunConfig) -> dict[str, Any]:
     """What changes a result besides the checkpoint, the task and its args: the model spec, args and
     roles, the generate config, and the sample/epoch/limit options. Only what differs from the
@@ -197,8 +215,8 @@ def make_job(materialized: Materialized, loaded: LoadedTask, variant: Mapping[st
         collection=resolved.collection,
         version=resolved.version,
         digest=resolved.digest,
-        ref=str(resolved.version_ref),
-        requested_ref=str(resolved.ref),
+        ref=resolved.version_ref,
+        requested_ref=resolved.ref,
         aliases=tuple(resolved.aliases),
         task_spec=task_config.spec,
         task_name=loaded.name,

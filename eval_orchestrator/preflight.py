@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from eval_orchestrator import env, inspect_api
 from eval_orchestrator.ecosystem import check_weave, load_entry_points
 from eval_orchestrator.error_text import error_text
 from eval_orchestrator.errors import ConfigError, UserError, from_os_error
@@ -26,15 +27,13 @@ from eval_orchestrator.run_config import RunConfig
 TEMPLATE_FIELDS = frozenset({"path", "collection", "version", "digest"})
 # get_model's own keyword parameters: a model arg of the same name would be passed twice.
 GET_MODEL_PARAMETERS = frozenset({"model", "role", "required", "default", "config", "memoize"})
-PASSED_THROUGH = frozenset({"base_url"})  # taken out of the model args and given to Inspect as model_base_url
 WANDB_PROJECT_FORBIDDEN = re.compile(r"[/\\#?%:]")
 WANDB_ENTITY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def check_plan(config: RunConfig, environ: Mapping[str, str] | None = None) -> None:
-    env = os.environ if environ is None else environ
     load_entry_points(config.wandb.weave)  # first: the checks below look up what they register
-    check_secrets(config, env)
+    check_secrets(config, environ)
     check_model(config)
     check_hooks(config)
     check_log_dir(config.inspect.log_dir)
@@ -44,8 +43,8 @@ def check_plan(config: RunConfig, environ: Mapping[str, str] | None = None) -> N
     check_wandb_names(config)
 
 
-def check_secrets(config: RunConfig, env: Mapping[str, str]) -> None:
-    missing = [s for s in config.secrets if not env.get(s.name)]
+def check_secrets(config: RunConfig, environ: Mapping[str, str] | None = None) -> None:
+    missing = [s for s in config.secrets if not env.declared_secret(s.name, environ)]
     if missing:
         named = ", ".join(s.name + (f" ({s.description})" if s.description else "") for s in missing)
         raise ConfigError(f"declared secret(s) not set: {named}; export them or put them in .env (never in the config)")
@@ -96,7 +95,7 @@ def check_provider(where: str, spec: str) -> None:
     provider, sep, _ = spec.partition("/")
     if not sep or "{" in provider:
         raise ConfigError(f"{where}: {spec!r} should be '<provider>/<model>', e.g. hf/{{path}} or vllm/{{path}}")
-    factories = providers()
+    factories = inspect_api.model_providers()
     if provider not in factories:
         known = ", ".join(sorted(name for name in factories if not name.startswith("_"))[:12])
         raise ConfigError(f"{where}: unknown model provider {provider!r} (known: {known}, ...); check the spelling")
@@ -117,30 +116,13 @@ def check_local_server(where: str, spec: str, has_base_url: bool) -> None:
 
     provider = spec.partition("/")[0]
     package = LOCAL_SERVERS.get(provider)
-    if package is None or has_base_url or os.environ.get(f"{provider.upper()}_BASE_URL"):
+    if package is None or has_base_url or env.get(f"{provider.upper()}_BASE_URL"):
         return
     if importlib.util.find_spec(package) is None:
         raise UserError(
             f"{where}: {spec!r} starts a local {provider} server, which needs the {package} package: "
             f"pip install {package}, or give -M base_url=http://HOST:PORT/v1 to use a running server"
         )
-
-
-def providers() -> dict[str, Any]:
-    """Provider name -> the function that imports its ModelAPI (without creating a model)."""
-    import inspect
-
-    import inspect_ai.model._providers.providers  # noqa: F401  # registers the built-in providers
-    from inspect_ai._util.entrypoints import ensure_entry_points
-    from inspect_ai._util.registry import registry_find, registry_info, registry_unqualified_name
-
-    ensure_entry_points()  # providers of installed packages (an entry point, like ours)
-    found: dict[str, Any] = {}
-    for wrapper in registry_find(lambda info: info.type == "modelapi"):
-        name = registry_unqualified_name(registry_info(wrapper))
-        wrapped = inspect.getclosurevars(wrapper).nonlocals.get("wrapped", wrapper) if callable(wrapper) else wrapper
-        found[name] = wrapped if not isinstance(wrapped, type) else (lambda cls=wrapped: cls)
-    return found
 
 
 def check_generate(generate: Mapping[str, Any]) -> None:
@@ -161,10 +143,7 @@ def check_hooks(config: RunConfig) -> None:
     """Required hooks are installed; with wandb.weave on, inspect-wandb's Weave hooks are, and W&B is online."""
     if not config.hooks and not config.wandb.weave:
         return
-    from inspect_ai._util.registry import registry_info
-    from inspect_ai.hooks._hooks import get_all_hooks
-
-    installed = {registry_info(hook).name for hook in get_all_hooks()}
+    installed = inspect_api.installed_hook_names()
     missing = [name for name in config.hooks if name not in installed]
     if missing:
         raise ConfigError(

@@ -72,7 +72,7 @@ def log_results_artifact(run: Any, job: Job, results: ResultsFiles, link_to: str
         type=RESULTS_TYPE,
         description=f"Inspect results of {job.task_name} on {job.ref}",
         metadata={
-            "checkpoint_ref": job.ref,
+            "checkpoint_ref": str(job.ref),
             "checkpoint_digest": job.digest,
             "job_key": job.key,
             **results.metrics,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from eval_orchestrator.errors import RefError
 
@@ -29,7 +29,6 @@ DEFAULT_ALIAS = "latest"
 # folders: no leading '.', so neither '.' nor '..' nor a hidden staging folder can be named.
 NAME_MAX = 128
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$")
-ALIAS_PATTERN = NAME_PATTERN
 VERSION_PATTERN = re.compile(r"^v(\d+)$")
 NAME_RULE = f"may only hold letters, digits, '-', '_' and '.', not start with '.', and be at most {NAME_MAX} long"
 
@@ -45,15 +44,68 @@ def name_problem(text: str) -> str | None:
 Backend = Literal["local", "wandb"]
 
 
+class _TextValue:
+    """A value parsed from its text once, where it enters (a config, a flag, a file, a listing), and
+    carried typed from there; pydantic models hold it as such and write it back as its text."""
+
+    @classmethod
+    def parse(cls, text: str) -> Any:
+        raise NotImplementedError
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: Any) -> Any:
+        from pydantic_core import core_schema
+
+        def coerce(value: Any) -> Any:
+            if isinstance(value, cls):
+                return value
+            if not isinstance(value, str):
+                raise ValueError(f"a checkpoint reference is text, not a {type(value).__name__}")
+            return cls.parse(value)  # a RefError: one line of its own, not wrapped by pydantic
+
+        return core_schema.no_info_plain_validator_function(
+            coerce,
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+            json_schema_input_schema=core_schema.str_schema(),
+        )
+
+
 @dataclass(frozen=True)
-class CheckpointRef:
+class CollectionRef(_TextValue):
+    """A collection of a registry, without an alias: what is watched, listed and promoted in."""
+
+    backend: Backend
+    name: str
+    project: str | None = None
+    entity: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> CollectionRef:
+        ref = parse_ref(text)
+        if ":" in text:
+            raise _fail(text, "a collection takes no ':<alias>'")
+        return ref.collection_ref
+
+    def at(self, alias: str) -> CheckpointRef:
+        return CheckpointRef(self.backend, self.name, alias, self.project, self.entity)
+
+    def __str__(self) -> str:
+        return format_ref(self.at(DEFAULT_ALIAS)).rsplit(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class CheckpointRef(_TextValue):
     """A parsed checkpoint reference. ``alias`` holds either an alias or a version ``vN``."""
 
     backend: Backend
-    collection: str
+    collection: str  # the collection's name (as everywhere: "tiny", never "local-registry/tiny")
     alias: str = DEFAULT_ALIAS
     project: str | None = None  # W&B project: "wandb-registry-model", "model-registry", a team project
     entity: str | None = None  # W&B entity or org; None means "the default one"
+
+    @classmethod
+    def parse(cls, text: str) -> CheckpointRef:
+        return parse_ref(text)
 
     @property
     def version_index(self) -> int | None:
@@ -65,11 +117,51 @@ class CheckpointRef:
     def is_registry(self) -> bool:
         return self.project is not None and self.project.startswith(REGISTRY_PROJECT_PREFIX)
 
+    @property
+    def collection_ref(self) -> CollectionRef:
+        return CollectionRef(self.backend, self.collection, self.project, self.entity)
+
     def with_alias(self, alias: str) -> CheckpointRef:
         return CheckpointRef(self.backend, self.collection, alias, self.project, self.entity)
 
     def __str__(self) -> str:
         return format_ref(self)
+
+
+@dataclass(frozen=True)
+class WatchTarget(_TextValue):
+    """An entry of ``watch.collections``: a collection (every new version of it), or
+    '<collection>:<alias>' (every version that alias moves to)."""
+
+    collection: CollectionRef
+    alias: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> WatchTarget:
+        ref = parse_ref(text)
+        return cls(ref.collection_ref, ref.alias if ":" in text else None)
+
+    def covers(self, ref: CheckpointRef) -> bool:
+        return ref.collection_ref == self.collection
+
+    def __str__(self) -> str:
+        return str(self.collection) + (f":{self.alias}" if self.alias else "")
+
+
+def version_number(version: str) -> int:
+    """N of 'vN' (the order versions were registered in); -1 for anything else."""
+    match = VERSION_PATTERN.match(version)
+    return int(match.group(1)) if match else -1
+
+
+def alias_problem(alias: str) -> str | None:
+    """Why ``alias`` cannot be an alias (None when it can): the name grammar, and never 'vN' (W&B's
+    version index)."""
+    if problem := name_problem(alias):
+        return f"alias {problem}"
+    if VERSION_PATTERN.match(alias):
+        return f"alias {alias!r} looks like a version (vN), which W&B reserves; pick another name, e.g. prod"
+    return None
 
 
 def _fail(text: str, why: str) -> RefError:

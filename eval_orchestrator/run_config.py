@@ -6,24 +6,20 @@ Loading (YAML, environment, flags, one precedence order) is ``config.py``'s.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from eval_orchestrator.errors import ConfigError
 from eval_orchestrator.redact import secret_path
-from eval_orchestrator.refs import parse_ref
-from eval_orchestrator.watch.settings import WatchConfig
+from eval_orchestrator.refs import CheckpointRef
+from eval_orchestrator.strict import StrictModel
+from eval_orchestrator.watch_config import WatchConfig
 
 WandbMode = Literal["auto", "online", "offline", "disabled"]
 
 
-class _Strict(BaseModel):
-    # Unknown keys are errors: a typo must not silently fall back to a default.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-class TaskConfig(_Strict):
+class TaskConfig(StrictModel):
     """One Inspect task and the args it runs with; the grouping fields are logged to W&B."""
 
     spec: str = Field(description="Inspect task spec: 'file.py@task', 'file.py', or 'pkg/task'.")
@@ -42,7 +38,7 @@ class TaskConfig(_Strict):
         return value.strip()
 
 
-class InspectOptions(_Strict):
+class InspectOptions(StrictModel):
     """Options passed through to ``inspect_ai.eval_set``."""
 
     # Upper bounds: a number that would run (or wait) for ever is a typo, refused naming its key.
@@ -72,8 +68,24 @@ class InspectOptions(_Strict):
         "coexist: eval_set tells their logs apart); false refuses such a dir, as Inspect's default does.",
     )
 
+    # The options eval_set takes as they are, under the same names (a test checks each is one of its
+    # parameters): a new one is a field here and its flag in cli/options.py, and reaches Inspect.
+    PASSED_TO_EVAL_SET: ClassVar[tuple[str, ...]] = (
+        "limit", "sample_id", "time_limit", "message_limit", "token_limit", "log_dir_allow_dirty", "max_tasks",
+        "max_samples", "retry_attempts", "fail_on_error", "display",
+    )  # fmt: skip
 
-class ModelConfig(_Strict):
+    def eval_set_args(self) -> dict[str, Any]:
+        """The keyword arguments of ``inspect_ai.eval_set`` these options set (the log dir is per version)."""
+        from inspect_ai import Epochs
+
+        args = self.model_dump(include=set(self.PASSED_TO_EVAL_SET))
+        args["epochs"] = Epochs(self.epochs, self.epochs_reducer) if self.epochs_reducer else self.epochs
+        args["retry_immediate"] = self.retry_attempts > 0
+        return args
+
+
+class ModelConfig(StrictModel):
     """How a checkpoint directory becomes an Inspect model.
 
     ``name`` and string values in ``args`` are templates over {path}, {collection}, {version},
@@ -103,7 +115,7 @@ class ModelConfig(_Strict):
         return self
 
 
-class WandbConfig(_Strict):
+class WandbConfig(StrictModel):
     project: str | None = Field(default=None, description="W&B project for eval runs (WANDB_PROJECT).")
     entity: str | None = Field(default=None, description="W&B entity (WANDB_ENTITY); the default one when unset.")
     mode: WandbMode = Field(
@@ -134,7 +146,7 @@ class WandbConfig(_Strict):
     )
 
 
-class HubConfig(_Strict):
+class HubConfig(StrictModel):
     """Hugging Face Hub copy of each job's results (token from HF_TOKEN, host from HF_ENDPOINT)."""
 
     upload_repo: str | None = Field(
@@ -154,7 +166,7 @@ class HubConfig(_Strict):
         return value
 
 
-class StoreConfig(_Strict):
+class StoreConfig(StrictModel):
     artifact_dir: str | None = Field(
         default=None, description="Checkpoint store root (WANDB_ARTIFACT_DIR); the user cache dir when unset."
     )
@@ -187,7 +199,7 @@ class StoreConfig(_Strict):
     )
 
 
-class SecretConfig(_Strict):
+class SecretConfig(StrictModel):
     """A secret the evals need, declared by name (Hawk's habit): its value comes from the environment
     (or .env) only, is checked before any checkpoint work, and is never written anywhere."""
 
@@ -195,11 +207,12 @@ class SecretConfig(_Strict):
     description: str | None = Field(default=None, description="What it is for (shown when it is missing).")
 
 
-class RunConfig(_Strict):
+class RunConfig(StrictModel):
     """Everything one ``eval-orchestrator run`` needs."""
 
-    checkpoints: list[str] = Field(
-        min_length=1, description="Checkpoint references to evaluate: 'ref' or {ref: 'ref'}."
+    checkpoints: list[CheckpointRef] = Field(
+        min_length=1,
+        description="Checkpoint references to evaluate: 'ref' or {ref: 'ref'} (a watch plan: its watch.collections).",
     )
     tasks: list[TaskConfig] = Field(
         min_length=1, description="Inspect tasks run on every checkpoint: 'file.py@task' or {spec: ..., args: ...}."
@@ -252,11 +265,4 @@ class RunConfig(_Strict):
         # `checkpoints: [{ref: ...}]`, the mapping form beside the plain string.
         if isinstance(value, list):
             return [item["ref"] if isinstance(item, dict) and set(item) == {"ref"} else item for item in value]
-        return value
-
-    @field_validator("checkpoints")
-    @classmethod
-    def _refs_parse(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_ref(text)  # raises RefError with its own one-line message
         return value

@@ -8,13 +8,13 @@ unless a checkpoint has S3 entries.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+from eval_orchestrator import env
 from eval_orchestrator.checkpoint import ManifestEntry
 from eval_orchestrator.errors import Unavailable, UserError
 
@@ -35,9 +35,8 @@ TRANSIENT_CODES = {
 
 def endpoint_url(environ: Mapping[str, str] | None = None) -> str | None:
     """The S3 endpoint from the first of ENDPOINT_VARS that is set; None means AWS itself."""
-    env = os.environ if environ is None else environ
     for name in ENDPOINT_VARS:
-        value = env.get(name, "").strip()
+        value = (env.get(name, environ) or "").strip()
         if not value:
             continue
         if not re.match(r"^https?://[^/]", value):

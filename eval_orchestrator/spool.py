@@ -27,6 +27,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 from eval_orchestrator.errors import SpoolError
 from eval_orchestrator.job import FrozenContract, Job, WandbRunMode, read_contract
 from eval_orchestrator.jsonl import append_jsonl, read_jsonl
+from eval_orchestrator.refs import CheckpointRef
 
 SPOOL_DIR = "eval-orchestrator"
 LINEAGE_FILE = "lineage.jsonl"
@@ -82,7 +83,7 @@ class LineageRecord(FrozenContract):
     mode: WandbRunMode
     project: str | None = None
     entity: str | None = None
-    model_ref: str
+    model_ref: CheckpointRef
     model_digest: str
     model_used_online: bool = False
     results_artifact: str | None = None  # 'name:alias', when logged in the run
@@ -157,7 +158,7 @@ class LedgerEntry(FrozenContract):
 _TABLE = TypeAdapter(list[dict[str, Any]])
 
 
-class Ledger:
+class SyncLedger:
     """The steps ``sync`` has done, so a second sync does nothing and a killed one continues."""
 
     def __init__(self, path: Path) -> None:
@@ -202,9 +203,9 @@ class Spool:
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
-    def ledger(self) -> Ledger:
+    def ledger(self) -> SyncLedger:
         self.root.mkdir(parents=True, exist_ok=True)
-        return Ledger(self.root / LEDGER_FILE)
+        return SyncLedger(self.root / LEDGER_FILE)
 
     def pending_file(self, run_id: str, attempt: str, what: str) -> Path:
         """Where one attempt of a job keeps what ``sync`` may have to send W&B for it (folder made)."""

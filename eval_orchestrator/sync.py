@@ -12,28 +12,25 @@ it stopped.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eval_orchestrator import env
 from eval_orchestrator.errors import Unavailable, UserError
-from eval_orchestrator.refs import parse_ref
+from eval_orchestrator.notify import Notify, quiet
 from eval_orchestrator.spool import (
     ComparisonRecord,
     DecisionNote,
-    Ledger,
     LineageRecord,
     Spool,
+    SyncLedger,
     read_history,
     read_table,
 )
 from eval_orchestrator.wandb_api import first_line, history_short_of, outage
-
-Notify = Callable[[str], None]
 
 
 @dataclass
@@ -46,10 +43,10 @@ class SyncReport:
 
 
 def _needs_lineage(record: LineageRecord) -> bool:
-    return not record.model_used_online and parse_ref(record.model_ref).backend == "wandb"
+    return not record.model_used_online and record.model_ref.backend == "wandb"
 
 
-def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
+def sync(wandb_dir: str | Path, notify: Notify = quiet) -> SyncReport:
     spool = Spool(wandb_dir)
     records = spool.records()
     comparisons = spool.comparisons()
@@ -58,7 +55,7 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
             f"nothing to sync: no eval-orchestrator runs recorded under {spool.wandb_dir / 'wandb'}; "
             "pass the run's W&B dir (--wandb-dir, WANDB_DIR, or wandb.dir in --config)"
         )
-    if not os.environ.get("WANDB_API_KEY"):
+    if not env.get("WANDB_API_KEY"):
         raise UserError("WANDB_API_KEY is not set; sync uploads to W&B, so it needs a key (see .env.example)")
     if why := outage():
         raise Unavailable(f"W&B is unreachable ({why}); nothing was sent, run sync again once it answers")
@@ -106,7 +103,7 @@ def sync(wandb_dir: str | Path, notify: Notify = lambda _: None) -> SyncReport:
     return report
 
 
-def _sync_comparison(record: ComparisonRecord, ledger: Ledger, report: SyncReport, notify: Notify) -> None:
+def _sync_comparison(record: ComparisonRecord, ledger: SyncLedger, report: SyncReport, notify: Notify) -> None:
     """Upload an offline comparison run, record the results artifacts it used, and give the
     candidate's results artifacts the watcher's decision."""
     if record.mode == "offline" and not _upload(record, "comparison run", ledger, report, notify):
@@ -169,7 +166,7 @@ def _resume(record: LineageRecord | ComparisonRecord) -> Any:
 
 
 def _upload(
-    record: LineageRecord | ComparisonRecord, what: str, ledger: Ledger, report: SyncReport, notify: Notify
+    record: LineageRecord | ComparisonRecord, what: str, ledger: SyncLedger, report: SyncReport, notify: Notify
 ) -> bool:
     """Upload a run logged offline from its files, once; False when it could not be (yet)."""
     key = f"run:{record.run_id}:{record.run_dir}"
@@ -218,7 +215,7 @@ def _replay(record: LineageRecord, steps: set[str]) -> None:
                     run.log(entry.row, step=entry.step)
             run.summary.update(record.summary_pending or {})
         if "use" in steps:
-            run.use_artifact(record.model_ref)
+            run.use_artifact(str(record.model_ref))
         if "table" in steps and record.table_pending:
             samples = read_table(Path(record.table_pending))
             # Its own row after the re-logged ones, as in the job (unstepped, it would join the last).

@@ -6,17 +6,21 @@ import importlib.util
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from eval_orchestrator import inspect_api
 from eval_orchestrator.error_text import error_text
 from eval_orchestrator.errors import UserError
 from eval_orchestrator.run_config import TaskConfig
+
+if TYPE_CHECKING:
+    from inspect_ai import Task
 
 
 @dataclass(frozen=True)
 class LoadedTask:
     config: TaskConfig
-    task: Any  # inspect_ai.Task
+    task: Task
 
     @property
     def name(self) -> str:
@@ -28,13 +32,11 @@ def load_tasks(tasks: list[TaskConfig] | tuple[TaskConfig, ...]) -> list[LoadedT
 
     Each call makes fresh Task objects: ``task_with`` mutates the task it is given.
     """
-    from inspect_ai._eval.loader import load_tasks as inspect_load_tasks  # no public loader yet
-
     loaded: list[LoadedTask] = []
     for task_config in tasks:
         spec = _inspect_spec(task_config.spec)
         try:
-            found = inspect_load_tasks([spec], task_config.args)
+            found = inspect_api.load_tasks(spec, task_config.args)
         except Exception as exc:  # Inspect raises several kinds here: its own text, whole, on one line
             raise UserError(f"task {task_config.spec!r} could not be loaded: {error_text(exc)}") from None
         if not found:

@@ -8,22 +8,23 @@ imports another to reach W&B.
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
+from eval_orchestrator import env
 from eval_orchestrator.errors import RegistryError, Unavailable, UserError
 
 if TYPE_CHECKING:
+    import requests
     import wandb
 
 
 def check_reachable(url: str) -> None:
     """Fail in a second, with the reason, instead of after the SDK's retries."""
-    if os.environ.get("HTTPS_PROXY") or os.environ.get("https_proxy"):
+    if env.first(("HTTPS_PROXY", "https_proxy")):
         return  # the proxy decides what is reachable
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
@@ -62,11 +63,20 @@ def wandb_errors(where: str) -> Iterator[None]:
         raise Unavailable(f"W&B request to {where} failed: {first_line(exc)}") from None
 
 
+def not_found(exc: BaseException) -> bool:
+    """Whether an SDK error is W&B's answer that what was asked for does not exist. The SDK raises a
+    ValueError where W&B's answer holds no project or no artifact membership, and its public API
+    wraps it in a CommError; a transport or GraphQL failure is another type inside (no text matched)."""
+    import wandb
+
+    return isinstance(exc, wandb.errors.CommError) and isinstance(exc.exc, ValueError)
+
+
 def open_api() -> wandb.Api:
     """An SDK API session: an unreachable WANDB_BASE_URL fails in a second (75), a bad key in one line (2)."""
     import wandb
 
-    url = os.environ.get("WANDB_BASE_URL")
+    url = env.get("WANDB_BASE_URL")
     if url:
         check_reachable(url)
     with wandb_errors(url or "W&B"):
@@ -78,9 +88,9 @@ def sdk_settings(**fields: Any) -> wandb.Settings:
     process-wide settings at first use, so a later change of the variable would be ignored."""
     import wandb
 
-    os.environ.setdefault("WANDB_DISABLE_WEAVE", "true")  # our own runs (compare, sync) trace nothing
+    env.set_default("WANDB_DISABLE_WEAVE", "true")  # our own runs (compare, sync) trace nothing
     settings = wandb.Settings(silent=True, console="off", x_disable_stats=True, **fields)
-    if url := os.environ.get("WANDB_BASE_URL"):
+    if url := env.get("WANDB_BASE_URL"):
         settings.base_url = url
     return settings
 
@@ -92,7 +102,7 @@ def first_line(exc: BaseException) -> str:
 
 
 def base_url() -> str:
-    return os.environ.get("WANDB_BASE_URL") or "https://api.wandb.ai"
+    return env.get("WANDB_BASE_URL") or "https://api.wandb.ai"
 
 
 def _graphql(query: str, variables: dict[str, Any], timeout: float) -> Any:
@@ -103,7 +113,7 @@ def _graphql(query: str, variables: dict[str, Any], timeout: float) -> Any:
     return requests.post(
         f"{base_url().rstrip('/')}/graphql",
         json={"query": query, "variables": variables},
-        auth=("api", os.environ.get("WANDB_API_KEY") or ""),
+        auth=("api", env.get("WANDB_API_KEY") or ""),
         timeout=timeout,
     )
 
@@ -114,11 +124,16 @@ def outage(timeout: float = 5.0) -> str | None:
     One small GraphQL query: an outage is found before wandb.init reserves the run id, and before
     SDK calls that would wait on W&B.
     """
+    return unreachable(base_url(), lambda: _graphql("query Viewer { viewer { id } }", {}, timeout))
+
+
+def unreachable(url: str, ask: Callable[[], requests.Response]) -> str | None:
+    """Why the server at ``url`` cannot take data now (refused, timed out, 5xx), going by its answer
+    to ``ask``; None when it answers (a 4xx is an answer: the caller's own errors say more)."""
     import requests
 
-    url = base_url()
     try:
-        response = _graphql("query Viewer { viewer { id } }", {}, timeout)
+        response = ask()
     except requests.RequestException as exc:
         return f"{type(exc).__name__} connecting to {url}"
     if response.status_code >= 500:

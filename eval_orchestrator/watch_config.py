@@ -1,29 +1,39 @@
-"""The run config's ``watch:`` section (pydantic; imported by config.py, imports nothing of ours
-but the reference grammar)."""
+"""The run config's ``watch:`` section and the gate's statistics options (pydantic; a part of the
+config schema beside ``run_config.py``, which imports it)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from eval_orchestrator.refs import parse_ref
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from eval_orchestrator.errors import ConfigError
+from eval_orchestrator.refs import WatchTarget, alias_problem, name_problem
+from eval_orchestrator.strict import StrictModel
 
 
-class GateConfig(_Strict):
+class StatisticsOptions(StrictModel):
+    """How two versions are compared: the options `compare`, `watch` and the gate share."""
+
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="1 - the intervals' coverage.")
+    margin: float | None = Field(
+        default=None,
+        ge=0,
+        description="Non-inferiority margin: a task passes when its interval's low end is above -margin. Finite, "
+        ">= 0, and below the metric's range (1 for accuracies).",
+    )
+    cluster: str | None = Field(default=None, description="Sample-metadata key to cluster standard errors on.")
+    resamples: int = Field(default=10_000, ge=100, le=1_000_000, description="Paired bootstrap resamples.")
+    seed: int = Field(default=0, description="Bootstrap seed (same seed, same output).")
+
+
+class GateConfig(StatisticsOptions):
     """What a new version must show against the baseline to be promoted (the compare options)."""
 
     tasks: list[str] = Field(default_factory=list, description="Tasks the gate requires (default: every task).")
-    margin: float | None = Field(default=None, ge=0, le=1, description="Non-inferiority margin.")
-    alpha: float = Field(default=0.05, gt=0, lt=1, description="1 - the intervals' coverage.")
-    cluster: str | None = Field(default=None, description="Sample-metadata key to cluster on.")
 
 
-class DeterminedExecutorConfig(_Strict):
+class DeterminedExecutorConfig(StrictModel):
     """``watch.executor: determined``: each version's plan becomes one grid experiment on the cluster."""
 
     context: str | None = Field(
@@ -35,10 +45,10 @@ class DeterminedExecutorConfig(_Strict):
     poll_seconds: float = Field(default=10, ge=0.1, le=3600, description="Seconds between experiment polls.")
 
 
-class WatchConfig(_Strict):
+class WatchConfig(StrictModel):
     """``eval-orchestrator watch``: which collections, from when, against what, and what to move."""
 
-    collections: list[str] = Field(
+    collections: list[WatchTarget] = Field(
         min_length=1,
         description="Collections to watch: '<ref without alias>' = every new version; "
         "'<ref>:<alias>' = every time that alias moves to a new version.",
@@ -64,16 +74,17 @@ class WatchConfig(_Strict):
     )
     determined: DeterminedExecutorConfig = Field(default_factory=DeterminedExecutorConfig)
 
-    @field_validator("collections")
+    @field_validator("baseline")
     @classmethod
-    def _refs_parse(cls, value: list[str]) -> list[str]:
-        for text in value:
-            parse_ref(text)  # raises RefError with its own one-line message
+    def _baseline_name(cls, value: str | None) -> str | None:
+        if value is not None and (problem := name_problem(value)):
+            raise ConfigError(f"watch.baseline: {problem}")
         return value
 
-    @field_validator("baseline", "promote")
+    @field_validator("promote")
     @classmethod
-    def _alias(cls, value: str | None) -> str | None:
-        if value is not None:
-            parse_ref(f"local-registry/x:{value}")  # the alias grammar
+    def _promote_alias(cls, value: str | None) -> str | None:
+        # A version name would "promote" by renaming nothing: refused before the first poll.
+        if value is not None and (problem := alias_problem(value)):
+            raise ConfigError(f"watch.promote: {problem}")
         return value

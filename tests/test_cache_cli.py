@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from eval_orchestrator import orchestrate
+from eval_orchestrator.registry.factory import local_registry
+from eval_orchestrator.store.factory import open_store
 from tests.test_cli import assert_one_line_error, cli
 
 DAY = 86400
@@ -16,7 +18,7 @@ DAY = 86400
 
 def _fill(checkpoint_dir: Path, versions: int = 3) -> list[Any]:
     """`versions` versions of 'tiny', each resolved into the store, last used 10, 2 and 0 days ago."""
-    registry = orchestrate.local_registry()
+    registry = local_registry()
     items = []
     for i in range(versions):
         (checkpoint_dir / "config.json").write_text(json.dumps({"n_layer": 2, "step": i}))
@@ -114,9 +116,9 @@ def test_prune_by_age_and_keep_latest_never_touches_what_is_in_use(checkpoint_di
 
 
 def test_prune_removes_stale_partial_downloads_unless_one_is_running(checkpoint_dir: Path, isolated_env: Path) -> None:
-    registry = orchestrate.local_registry()
+    registry = local_registry()
     resolved = registry.add(checkpoint_dir, "tiny")
-    store = orchestrate.checkpoint_store()
+    store = open_store()
     partial = store.partial_dir(resolved)
     (partial / "files").mkdir(parents=True)
     (partial / "files" / "weights.bin").write_bytes(b"x" * 1000)

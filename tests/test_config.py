@@ -100,7 +100,7 @@ def test_yaml_shorthand_for_tasks_and_checkpoints(tmp_path: Path) -> None:
         "tasks: [tasks/a.py@a, inspect_evals/gsm8k, {spec: tasks/b.py@b, args: {n: 2}}]\n"
     )
     built = build_config(config)
-    assert built.checkpoints == ["local-registry/tiny:v0", "local-registry/tiny:v1"]
+    assert [str(ref) for ref in built.checkpoints] == ["local-registry/tiny:v0", "local-registry/tiny:v1"]
     assert [(t.spec, t.args) for t in built.tasks] == [
         ("tasks/a.py@a", {}),
         ("inspect_evals/gsm8k", {}),

@@ -145,3 +145,15 @@ def test_sync_finds_the_spool_through_the_run_config(tmp_path: Path, monkeypatch
     )
     # It found the spool named by the YAML (and refused its record), not "nothing to sync" under '.'.
     assert done.returncode == 2 and str(spool.lineage_file) in done.stderr, done.stderr
+
+
+def test_the_options_passed_to_eval_set_are_its_parameters() -> None:
+    import inspect
+
+    from inspect_ai import eval_set
+
+    from eval_orchestrator.run_config import InspectOptions
+
+    parameters = set(inspect.signature(eval_set).parameters)
+    assert set(InspectOptions.PASSED_TO_EVAL_SET) <= parameters
+    assert set(InspectOptions().eval_set_args()) <= parameters

@@ -36,7 +36,7 @@ def test_the_seed_hyperparameters_map_onto_the_run_config() -> None:
         },
         environ={},
     )
-    assert config.checkpoints == ["local-registry/llama:prod"]
+    assert [str(ref) for ref in config.checkpoints] == ["local-registry/llama:prod"]
     assert config.wandb.project == "my_wandb_project" and config.wandb.tags == ["experiment:my_experiment"]
     [task] = config.tasks
     assert (task.spec, task.fewshot, task.num_samples, task.args) == ("inspect_evals/arc_easy", 3, 100, {"seed": 7})
@@ -213,7 +213,7 @@ def test_export_of_a_3x4_plan_is_a_12_point_grid_that_validates(
         (f"local-registry/ckpt-{c}:latest", f"tasks/t{t}.py@t{t}") for c in range(3) for t in range(4)
     }
     configs = validate(experiment)  # each trial's run config, rebuilt through the trial's own code
-    assert {(c.checkpoints[0], c.tasks[0].fewshot, c.tasks[0].args["n"]) for c in configs} == {
+    assert {(str(c.checkpoints[0]), c.tasks[0].fewshot, c.tasks[0].args["n"]) for c in configs} == {
         (f"local-registry/ckpt-{c}:latest", t, t) for c in range(3) for t in range(4)
     }
     assert all(c.wandb.project == "evals" for c in configs)

@@ -5,7 +5,7 @@ import pytest
 
 from eval_orchestrator.checkpoint import file_digest
 from eval_orchestrator.errors import RegistryError, UserError
-from eval_orchestrator.refs import parse_ref
+from eval_orchestrator.refs import CollectionRef, parse_ref
 from eval_orchestrator.registry.local import LocalRegistry
 
 
@@ -53,7 +53,7 @@ def test_alias_moves_on_request(tmp_path: Path, checkpoint_dir: Path) -> None:
     assert registry.resolve(parse_ref("local-registry/tiny:prod")).version == "v0"
     registry.set_alias(parse_ref("local-registry/tiny:v1"), "prod")
     assert registry.resolve(parse_ref("local-registry/tiny:prod")).version == "v1"
-    assert [r.aliases for r in registry.list_versions("tiny")] == [(), ("latest", "prod")]
+    assert [r.aliases for r in registry.list_versions(CollectionRef("local", "tiny"))] == [(), ("latest", "prod")]
 
 
 def test_unknown_collection_version_alias(tmp_path: Path, checkpoint_dir: Path) -> None:

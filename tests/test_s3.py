@@ -17,6 +17,7 @@ import pytest
 
 from eval_orchestrator import orchestrate
 from eval_orchestrator.errors import UserError, VerificationFailed
+from eval_orchestrator.registry.factory import local_registry
 from tests.s3_server import FaultProxy
 from tests.test_cli import assert_one_line_error, cli
 from tests.trees import read_tree
@@ -56,7 +57,7 @@ def small_parts(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def register(uri: str = f"s3://{BUCKET}/run1", name: str = "llm") -> Any:
-    return orchestrate.local_registry().add(uri, name)
+    return local_registry().add(uri, name)
 
 
 def stamp_of(item: Any) -> dict[str, Any]:
@@ -268,7 +269,7 @@ def test_missing_credentials_and_bad_endpoint_are_one_line_errors(
 
 
 def test_aws_settings_are_not_read_without_s3_entries(checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    orchestrate.local_registry().add(checkpoint_dir, "plain")
+    local_registry().add(checkpoint_dir, "plain")
     monkeypatch.setenv("AWS_ENDPOINT_URL", "not a url")  # would fail if anything built an S3 client
     item = orchestrate.resolve("local-registry/plain:latest")
     assert read_tree(item.path) == read_tree(checkpoint_dir)

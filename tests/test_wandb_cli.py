@@ -35,7 +35,7 @@ def test_resolve_cold_then_warm(wandb_server: Server) -> None:
 def test_resolve_errors_are_one_line(wandb_server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     wandb_server.state.add_version("team", "proj", "tiny", FILES)
     assert_one_line_error(cli("resolve", "team/proj/tiny:prod"), "no version or alias 'prod' of 'tiny'")
-    assert_one_line_error(cli("resolve", "nobody/proj/tiny:latest"), "no project 'proj' under 'nobody'")
+    assert_one_line_error(cli("resolve", "nobody/proj/tiny:latest"), "in nobody/proj, or no such project there")
     monkeypatch.setenv("WANDB_API_KEY", "f1" * 20)
     assert_one_line_error(cli("resolve", "team/proj/tiny:latest"), "rejected the API key")
 

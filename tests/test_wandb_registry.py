@@ -89,7 +89,7 @@ def test_missing_artifact_alias_and_project_are_one_line_errors(wandb_server: Se
         orchestrate.resolve("team/proj/nope")
     with pytest.raises(RegistryError, match="no version or alias 'prod' of 'tiny'"):
         orchestrate.resolve("team/proj/tiny:prod")
-    with pytest.raises(RegistryError, match="no project 'other' under 'team'"):
+    with pytest.raises(RegistryError, match="in team/other, or no such project there"):
         orchestrate.resolve("team/other/tiny:latest")
 
 

@@ -87,7 +87,8 @@ def test_every_version_once_the_better_promoted_the_worse_held(isolated_env: Pat
     assert eval_logs(isolated_env) == {"v0": 1, "v1": 1, "v2": 1}
     entries = {e.version: e for e in Ledger(isolated_env / "ledger.sqlite").entries()}
     assert {v: e.state for v, e in entries.items()} == {"v0": "baseline", "v1": "promoted", "v2": "held"}
-    assert "regressed against v0: skill/includes (worse" in (entries["v2"].decision or "")
+    assert entries["v2"].decision is not None
+    assert "regressed against v0: skill/includes (worse" in entries["v2"].decision.reason
 
     runs_before = sorted((isolated_env / "wb" / "wandb").glob("offline-run-*"))
     third = watch_once(plan)

@@ -64,7 +64,7 @@ def test_each_version_runs_as_one_experiment_then_is_compared_and_promoted(
         assert set(experiment.context) == {SKILL.name}  # the context folder, uploaded by the SDK
     assert eval_logs(isolated_env) == {"v0": 1, "v1": 1, "v2": 1}  # the trials wrote to the shared log root
     entries = {e.version: e for e in Ledger(isolated_env / "ledger.sqlite").entries()}
-    assert {v: e.external for v, e in entries.items()} == {f"v{i}": f"determined:{i + 1}" for i in range(3)}
+    assert {v: str(e.external) for v, e in entries.items()} == {f"v{i}": f"determined:{i + 1}" for i in range(3)}
     assert aliases(isolated_env)["staging"] == "v1"
 
     third = watch_once(plan)

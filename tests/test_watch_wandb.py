@@ -115,4 +115,4 @@ def test_a_poll_of_a_hundred_versions_costs_a_fixed_number_of_requests(
     # Versions that land between two polls are all seen (a listing, not the newest alias).
     state.add_version("team", "models", "big", {"skill.txt": b"1"})
     state.add_version("team", "models", "big", {"skill.txt": b"2"})
-    assert watcher.poll() == ["team/models/big:v100", "team/models/big:v101"]
+    assert [str(ref) for ref in watcher.poll()] == ["team/models/big:v100", "team/models/big:v101"]

@@ -7,7 +7,6 @@ commands, so `--help` is fast.
 from __future__ import annotations
 
 import json
-import os
 
 import click
 
@@ -41,7 +40,9 @@ def main() -> None:
         ) from None
     # A parent process's wandb service (WANDB_SERVICE is inherited) would outlive us if we are
     # killed, keeping our runs "in use" so a resumed plan could not continue them: use our own.
-    os.environ.pop("WANDB_SERVICE", None)
+    from eval_orchestrator import env
+
+    env.unset("WANDB_SERVICE")
 
 
 for command in (run, resolve, lock, compare, report, watch, registry, cache, sync_command, determined):

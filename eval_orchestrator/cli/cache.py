@@ -11,9 +11,9 @@ import click
 
 def _store(artifact_dir: str | None) -> Any:
     from eval_orchestrator.config import build_store_config
-    from eval_orchestrator.orchestrate import checkpoint_store
+    from eval_orchestrator.store.factory import open_store
 
-    return checkpoint_store(build_store_config({"artifact_dir": artifact_dir}))
+    return open_store(build_store_config({"artifact_dir": artifact_dir}))
 
 
 def _size(n: int) -> str:

@@ -71,11 +71,10 @@ class ErrorsAsExitCodes(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise
         except Exception as exc:  # a bug of ours: one line, and the traceback only when asked for
-            import os
-
+            from eval_orchestrator import env
             from eval_orchestrator.errors import EXIT_BUG
 
-            if os.environ.get("EVAL_ORCHESTRATOR_DEBUG"):
+            if env.get("EVAL_ORCHESTRATOR_DEBUG"):
                 raise
             click.echo(
                 f"error: unexpected {type(exc).__name__}: {one_line(str(exc))} (a bug: please report it, with "
@@ -95,32 +94,6 @@ def _forget_interrupt_in_string_eval() -> None:
     # "unhandled" even when it is caught, and under `python -m` then kills itself with SIGINT at
     # exit instead of using our exit code. Each string eval resets that mark first.
     exec("None", {})
-
-
-def store_options(command: Any) -> Any:
-    """The checkpoint-store flags shared by `run` and `resolve` (each also an env variable)."""
-    options = [
-        click.option("--artifact-dir", help="Checkpoint store root (WANDB_ARTIFACT_DIR)."),
-        click.option(
-            "--skip-cache/--keep-cache",
-            "skip_cache",
-            default=None,
-            help="Do not keep fetched checkpoints after this command (WANDB_CACHE_SKIP).",
-        ),
-        click.option(
-            "--wait-timeout",
-            type=float,
-            help="Seconds to wait for an upload while only '<alias>-local' exists (WANDB_ARTIFACT_WAIT_TIMEOUT_SEC).",
-        ),
-        click.option(
-            "--workers",
-            type=click.IntRange(1, 64),
-            help="Parallel transfers: files and ranges of large S3 objects (EVAL_ORCHESTRATOR_DOWNLOAD_WORKERS).",
-        ),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
 
 
 class SectionedCommand(click.Command):

@@ -6,9 +6,11 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from eval_orchestrator.cli.options import GATE_FLAGS, JSON, WANDB_FLAGS, config_layer, options
 
 if TYPE_CHECKING:
     from eval_orchestrator.comparison.model import ComparisonReport
@@ -65,10 +67,13 @@ def print_comparison(report: ComparisonReport) -> None:
         console.print(f"note: {note}", highlight=False)
 
 
+COMPARE_WANDB = tuple(flag for flag in WANDB_FLAGS)
+
+
 @click.command()
 @click.argument("baseline")
 @click.argument("candidate")
-@click.option("--task", "tasks", multiple=True, help="Task to compare (repeatable; default: every task both have).")
+@options(GATE_FLAGS)
 @click.option("--log-dir", help="The Inspect log root `run` wrote under (default: the --config's, else ./logs).")
 @click.option(
     "--config",
@@ -78,68 +83,44 @@ def print_comparison(report: ComparisonReport) -> None:
     "generate config or limits (plans like that keep their logs apart).",
 )
 @click.option("--from-wandb", is_flag=True, help="Take the Inspect logs out of the versions' W&B results artifacts.")
-@click.option("--cluster", help="Sample-metadata key to cluster standard errors (and the bootstrap) on.")
-@click.option("--alpha", type=float, default=0.05, show_default=True, help="1 - the interval's coverage.")
-@click.option("--margin", type=float, help="Non-inferiority margin: a task passes when its interval's low end > -M.")
-@click.option("--resamples", type=int, default=10_000, show_default=True, help="Paired bootstrap resamples.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed (same seed, same output).")
 @click.option("--fail-on-regression", is_flag=True, help="Exit 3 when a task regressed (worse, or below -margin).")
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a forest plot (PNG).")
-@click.option("--wandb-project", help="Log the comparison to this W&B project (a run and an eval-comparison artifact).")
-@click.option("--wandb-entity", help="W&B entity.")
-@click.option("--wandb-mode", type=click.Choice(["auto", "online", "offline", "disabled"]), help="W&B mode.")
+@options(COMPARE_WANDB, (JSON,))
 def compare(
     baseline: str,
     candidate: str,
-    tasks: tuple[str, ...],
     log_dir: str | None,
     plan_file: str | None,
     from_wandb: bool,
-    cluster: str | None,
-    alpha: float,
-    margin: float | None,
-    resamples: int,
-    seed: int,
     fail_on_regression: bool,
-    as_json: bool,
     plot: str | None,
-    wandb_project: str | None,
-    wandb_entity: str | None,
-    wandb_mode: str | None,
+    **params: Any,
 ) -> None:
     """Is CANDIDATE better than BASELINE? Paired statistics per task and metric, from their Inspect logs."""
-    import os
-
+    from eval_orchestrator import env
     from eval_orchestrator.comparison.compare import CompareOptions
     from eval_orchestrator.comparison.compare import compare as run_compare
+    from eval_orchestrator.config import validated
     from eval_orchestrator.errors import GateFailed
+    from eval_orchestrator.refs import CheckpointRef
 
     variant = ""
     if plan_file:
-        from eval_orchestrator.config import build_config, read_yaml
-        from eval_orchestrator.plan import plan_variant, variant_id
+        from eval_orchestrator.config import build_config
+        from eval_orchestrator.plan import plan_identity
 
-        # A watch plan names no checkpoints of its own: the candidate stands in (it changes no variant).
-        layer = {} if read_yaml(plan_file).get("checkpoints") else {"checkpoints": [candidate]}
-        plan = build_config(plan_file, layer=layer)
-        variant = variant_id(plan_variant(plan))
+        plan = build_config(plan_file)
+        variant = plan_identity(plan).folder
         log_dir = log_dir or plan.inspect.log_dir
-    options = CompareOptions(
-        tasks=tasks,
-        log_dir=log_dir or "logs",
-        variant=variant,
-        from_wandb=from_wandb,
-        wandb_project=wandb_project or os.environ.get("WANDB_PROJECT"),
-        wandb_entity=wandb_entity or os.environ.get("WANDB_ENTITY"),
-        cluster=cluster,
-        alpha=alpha,
-        margin=margin,
-        resamples=resamples,
-        seed=seed,
-    )
+    wandb = config_layer(WANDB_FLAGS, params).get("wandb", {})
+    wandb_project, wandb_entity, wandb_mode = wandb.get("project"), wandb.get("entity"), wandb.get("mode")
+    where = {"log_dir": log_dir or "logs", "variant": variant, "from_wandb": from_wandb,
+             "wandb_project": wandb_project or env.get("WANDB_PROJECT"),
+             "wandb_entity": wandb_entity or env.get("WANDB_ENTITY")}  # fmt: skip
+    options = validated(CompareOptions, {**config_layer(GATE_FLAGS, params), **where}, "compare options")
+    base_ref, cand_ref = CheckpointRef.parse(baseline), CheckpointRef.parse(candidate)
     with contextlib.redirect_stdout(sys.stderr):
-        report = run_compare(baseline, candidate, options, notify=lambda line: click.echo(line, err=True))
+        report = run_compare(base_ref, cand_ref, options, notify=lambda line: click.echo(line, err=True))
         written = None
         if plot:
             from eval_orchestrator.comparison.plot import forest_plot
@@ -147,7 +128,7 @@ def compare(
             written = forest_plot(report, plot)
         if wandb_project or wandb_mode not in (None, "disabled"):
             _log_to_wandb(report, written, wandb_project, wandb_entity, wandb_mode)
-    if as_json:
+    if params["as_json"]:
         click.echo(json.dumps([row.model_dump(mode="json") for row in report.rows], indent=2))
     else:
         print_comparison(report)
@@ -183,8 +164,14 @@ def _log_to_wandb(
 def report(collection: str, log_dir: str, alpha: float, cluster: str | None, as_json: bool, plot: str | None) -> None:
     """Every evaluated version of COLLECTION x every task: mean and interval, the best version marked."""
     from eval_orchestrator.comparison.report import collection_report
+    from eval_orchestrator.refs import CollectionRef, name_problem
 
-    result = collection_report(collection, log_dir, alpha, cluster)
+    name = CollectionRef.parse(collection.partition(":")[0]).name if "/" in collection else collection
+    if problem := name_problem(name):
+        from eval_orchestrator.errors import UserError
+
+        raise UserError(f"collection {problem}")
+    result = collection_report(name, log_dir, alpha, cluster)
     if plot:
         from eval_orchestrator.comparison.plot import history_plot
 

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
+from typing import TYPE_CHECKING
 
 import click
 
+from eval_orchestrator import env
 from eval_orchestrator.cli.common import kv_pairs
+
+if TYPE_CHECKING:
+    from eval_orchestrator.registry.local import LocalRegistry
+
+
+def _local() -> LocalRegistry:
+    from eval_orchestrator.config import build_store_config
+    from eval_orchestrator.registry.factory import local_registry
+
+    return local_registry(build_store_config())
 
 
 @click.group()
@@ -26,7 +37,6 @@ def registry_add(
 ) -> None:
     """Register SOURCE (a directory, or s3://bucket/prefix by reference) as the next version vN of COLLECTION."""
     from eval_orchestrator.errors import UserError
-    from eval_orchestrator.orchestrate import local_registry
     from eval_orchestrator.redact import is_secret_key
 
     pairs = kv_pairs(metadata, "--metadata")
@@ -35,7 +45,7 @@ def registry_add(
             f"--metadata {secret}=... looks like a secret; registry metadata is copied into every run's W&B config "
             "and summary: keep secrets in the environment (declare them under secrets: in the run config)"
         )
-    resolved = local_registry().add(source, collection, list(aliases), pairs, description)
+    resolved = _local().add(source, collection, list(aliases), pairs, description)
     click.echo(
         f"added local-registry/{collection}:{resolved.version} "
         f"({len(resolved.manifest.entries)} files, {resolved.manifest.total_bytes} bytes, "
@@ -49,13 +59,12 @@ def registry_add(
 def registry_alias(ref: str, alias: str) -> None:
     """Point ALIAS at the version REF names (moving it if it exists)."""
     from eval_orchestrator.errors import UserError
-    from eval_orchestrator.orchestrate import local_registry
     from eval_orchestrator.refs import parse_ref
 
     parsed = parse_ref(ref)
     if parsed.backend != "local":
         raise UserError(f"{ref!r} is not a local-registry reference; aliases of W&B artifacts move in W&B")
-    resolved = local_registry().set_alias(parsed, alias)
+    resolved = _local().set_alias(parsed, alias)
     click.echo(f"{alias} -> local-registry/{parsed.collection}:{resolved.version}")
 
 
@@ -67,16 +76,16 @@ def registry_push(source: str, target: str, project: str | None) -> None:
     """Upload local-registry version SOURCE to W&B, with its metadata and aliases."""
     from eval_orchestrator.config import build_store_config
     from eval_orchestrator.job import DEFAULT_PROJECT
-    from eval_orchestrator.orchestrate import local_registry
+    from eval_orchestrator.refs import parse_ref
     from eval_orchestrator.registry.push import push
 
     result = push(
-        local_registry(),
-        source,
-        target,
+        _local(),
+        parse_ref(source),
+        parse_ref(target),
         build_store_config(),
-        project=project or os.environ.get("WANDB_PROJECT") or DEFAULT_PROJECT,
-        entity=os.environ.get("WANDB_ENTITY"),
+        project=project or env.get("WANDB_PROJECT") or DEFAULT_PROJECT,
+        entity=env.get("WANDB_ENTITY"),
     )
     aliases = ", ".join(result.aliases) or "-"
     click.echo(f"pushed {result.source} -> {result.target} (digest {result.digest}, aliases: {aliases})")
@@ -89,9 +98,10 @@ def registry_ls(collection: str | None, as_json: bool) -> None:
     """List versions, aliases and sizes."""
     from dataclasses import asdict
 
-    from eval_orchestrator.orchestrate import local_registry
+    from eval_orchestrator.refs import CollectionRef
 
-    rows = local_registry().list_versions(collection)
+    local = _local()
+    rows = local.list_versions(CollectionRef("local", collection)) if collection else local.all_versions()
     if as_json:
         click.echo(json.dumps([asdict(r) for r in rows], indent=2))
         return
@@ -115,10 +125,9 @@ def registry_repair(collection: str, as_json: bool) -> None:
     (kept under <collection>/damaged/), the alias table rebuilt if unreadable."""
     from dataclasses import asdict
 
-    from eval_orchestrator.orchestrate import local_registry
     from eval_orchestrator.registry.repair import repair
 
-    report = repair(local_registry(), collection)
+    report = repair(_local(), collection)
     if as_json:
         click.echo(json.dumps(asdict(report), indent=2))
         return

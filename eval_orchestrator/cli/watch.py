@@ -29,15 +29,12 @@ def _status_table(entries: list[Entry]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from eval_orchestrator.watch.decide import decision_of
-
     table = Table(title="eval-orchestrator watch")
     for column in ("version", "digest", "role", "state", "attempts", "why"):
         table.add_column(column)
-    for entry in sorted(entries, key=lambda e: (e.collection, e.number)):
-        decision = decision_of(entry)
-        why = decision.reason if decision else (entry.error or "")
-        table.add_row(entry.ref, entry.digest[:12], entry.role, entry.state, str(entry.attempts), why[:160])
+    for entry in sorted(entries, key=lambda e: (str(e.source), e.number)):
+        why = entry.decision.reason if entry.decision else (entry.error or "")
+        table.add_row(str(entry.ref), entry.digest[:12], entry.role, entry.state, str(entry.attempts), why[:160])
     Console(stderr=True).print(table)
 
 
@@ -54,25 +51,21 @@ def watch(
     config_file: str, once: bool, interval: float | None, listen: str | None, log_format: str, as_json: bool
 ) -> None:
     """Evaluate every new version of the watched collections once, compare it, promote or hold it."""
-    import os
     import threading
 
-    from eval_orchestrator.config import build_config, read_yaml
+    from eval_orchestrator import env
+    from eval_orchestrator.config import build_config
     from eval_orchestrator.errors import UserError
     from eval_orchestrator.watch.loop import Watcher
 
-    section = read_yaml(config_file).get("watch")
-    collections = section.get("collections") if isinstance(section, dict) else None
-    # The versions to evaluate come from the watcher: the plan needs no checkpoints of its own.
-    layer = {"checkpoints": collections} if isinstance(collections, list) and collections else {}
     flags = {"watch": {"interval": interval}} if interval is not None else None
-    config = build_config(config_file, flags, layer=layer)
+    config = build_config(config_file, flags)
     notify = _notifier(log_format)
     watcher = Watcher(config, notify)
     server: Any = contextlib.nullcontext()
     wake = threading.Event()
     if listen:
-        token = os.environ.get("EVAL_ORCHESTRATOR_WEBHOOK_TOKEN")
+        token = env.get("EVAL_ORCHESTRATOR_WEBHOOK_TOKEN")
         if not token:
             raise UserError("--listen needs EVAL_ORCHESTRATOR_WEBHOOK_TOKEN (the W&B webhook's access token) set")
         from eval_orchestrator.watch.webhook import WebhookServer, make_app
@@ -95,12 +88,11 @@ def watch(
 
 def entry_json(entry: Entry) -> dict[str, Any]:
     """`watch --once --json`: one object per version touched (the schema is in the README)."""
-    from eval_orchestrator.watch.decide import decision_of
-
-    decision = decision_of(entry)
+    decision = entry.decision
     return {
-        "ref": entry.ref, "version": entry.version, "digest": entry.digest, "role": entry.role, "state": entry.state,
-        "attempts": entry.attempts, "error": entry.error, "external": entry.external,
+        "ref": str(entry.ref), "version": entry.version, "digest": entry.digest, "role": entry.role,
+        "state": entry.state, "attempts": entry.attempts, "error": entry.error,
+        "external": str(entry.external) if entry.external else None,
         "decision": decision.model_dump(mode="json", exclude={"comparison"}) if decision else None,
     }  # fmt: skip
 
@@ -117,8 +109,8 @@ def _finish_once(report: CycleReport, as_json: bool = False) -> None:
         click.echo("nothing new", err=True)
     code = report.exit_code
     if code == 1:
-        failed = [e.ref for e in touched if e.state == "failed" or e in report.retrying]
+        failed = [str(e.ref) for e in touched if e.state == "failed" or e in report.retrying]
         raise EvalFailed(f"eval failed for {', '.join(failed)}")
     if code == 3:
-        held = [e.ref for e in touched if e.state == "held"]
+        held = [str(e.ref) for e in touched if e.state == "held"]
         raise GateFailed(f"held by the gate: {', '.join(held)}")

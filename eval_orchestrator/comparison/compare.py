@@ -8,11 +8,11 @@ Holm-adjusted p-values across all of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from pydantic import ConfigDict
 
 from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.comparison import stats
@@ -20,40 +20,31 @@ from eval_orchestrator.comparison.model import ComparisonReport, MetricCompariso
 from eval_orchestrator.comparison.scores import TaskScores, latest_logs, read_task_scores
 from eval_orchestrator.config import build_store_config
 from eval_orchestrator.errors import UserError
+from eval_orchestrator.notify import Notify, quiet
 from eval_orchestrator.plan import log_dir_for
+from eval_orchestrator.refs import CheckpointRef
+from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import StoreConfig
+from eval_orchestrator.watch_config import GateConfig
 
-Notify = Callable[[str], None]
 
+class CompareOptions(GateConfig):
+    """The gate's statistics options (bounds declared once, in ``GateConfig``), and where the logs are."""
 
-@dataclass(frozen=True)
-class CompareOptions:
-    tasks: tuple[str, ...] = ()  # default: every task both sides have
+    model_config = ConfigDict(frozen=True)
+
     log_dir: str = "logs"  # the Inspect log root `run` wrote under
     variant: str = ""  # the plan's log folder under each version's (plan.variant_id); '' = the default plan
     from_wandb: bool = False  # take the logs out of the versions' W&B results artifacts
     wandb_project: str | None = None  # where those artifacts are (from_wandb)
     wandb_entity: str | None = None
-    cluster: str | None = None  # a sample-metadata key to cluster standard errors on
-    alpha: float = 0.05
-    margin: float | None = None  # non-inferiority margin
-    resamples: int = stats.DEFAULT_RESAMPLES
-    seed: int = 0
-
-    def check(self) -> None:
-        if not 0 < self.alpha < 1:
-            raise UserError(f"--alpha {self.alpha} is not between 0 and 1; use e.g. 0.05")
-        if self.margin is not None and self.margin < 0:
-            raise UserError(f"--margin {self.margin} is negative; a non-inferiority margin is >= 0, e.g. 0.02")
-        if not 100 <= self.resamples <= 1_000_000:
-            raise UserError(f"--resamples {self.resamples} is out of range; use 100 to 1,000,000 (default 10,000)")
 
 
 def _version_ref(resolved: ResolvedCheckpoint) -> VersionRef:
-    return VersionRef(ref=str(resolved.version_ref), version=resolved.version, digest=resolved.digest)
+    return VersionRef(ref=resolved.version_ref, version=resolved.version, digest=resolved.digest)
 
 
-def find_logs(resolved: ResolvedCheckpoint, options: CompareOptions, tasks: tuple[str, ...]) -> dict[str, Path]:
+def find_logs(resolved: ResolvedCheckpoint, options: CompareOptions, tasks: Sequence[str]) -> dict[str, Path]:
     """The newest successful log per task of one version."""
     if options.from_wandb:
         from eval_orchestrator.comparison.wandb_results import download_logs
@@ -106,7 +97,7 @@ def _side(resolved: ResolvedCheckpoint, scores: TaskScores, metric: str, key: st
         clusters = stats.cluster_codes([scores.clusters.get(i) for i in by_sample], list(by_sample))
     mean, stderr = stats.mean_stderr(values, clusters)
     return Side(
-        ref=str(resolved.version_ref),
+        ref=resolved.version_ref,
         version=resolved.version,
         digest=resolved.digest,
         mean=_finite(mean),
@@ -170,23 +161,22 @@ def compare_metric(
 
 
 def compare(
-    baseline: str,
-    candidate: str,
+    baseline: CheckpointRef | str,
+    candidate: CheckpointRef | str,
     options: CompareOptions | None = None,
     store: StoreConfig | None = None,
-    notify: Notify = lambda _: None,
+    notify: Notify = quiet,
 ) -> ComparisonReport:
-    """Compare ``candidate`` with ``baseline`` (checkpoint references) on every task both have."""
+    """Compare ``candidate`` with ``baseline`` on every task both have (the library's entry point: text
+    references are parsed here, as the CLI's are)."""
+    baseline = CheckpointRef.parse(baseline) if isinstance(baseline, str) else baseline
+    candidate = CheckpointRef.parse(candidate) if isinstance(candidate, str) else candidate
     options = options or CompareOptions()
-    options.check()
-    store = store or build_store_config()
-    from eval_orchestrator.orchestrate import Registries, resolve_version
-
-    registries = Registries(store, notify)  # one W&B session for both sides
-    base_version = resolve_version(baseline, store, notify, registries)
-    cand_version = resolve_version(candidate, store, notify, registries)
+    registries = Registries(store or build_store_config(), notify)  # one W&B session for both sides
+    base_version = registries.resolve(baseline)
+    cand_version = registries.resolve(candidate)
     if not options.from_wandb and not options.variant:
-        options = replace(options, variant=_only_plan(base_version, cand_version, options, notify))
+        options = options.model_copy(update={"variant": _only_plan(base_version, cand_version, options, notify)})
     base_logs = find_logs(base_version, options, options.tasks)
     cand_logs = find_logs(cand_version, options, options.tasks)
     notes: list[str] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict
 
 from eval_orchestrator.comparison.stats import Verdict
+from eval_orchestrator.refs import CheckpointRef
 
 
 class _Result(BaseModel):
@@ -14,7 +15,7 @@ class _Result(BaseModel):
 class Side(_Result):
     """One version's scores on one task and metric."""
 
-    ref: str  # pinned to the version, e.g. local-registry/tiny:v1
+    ref: CheckpointRef  # pinned to the version, e.g. local-registry/tiny:v1
     version: str
     digest: str
     mean: float | None
@@ -46,7 +47,7 @@ class MetricComparison(_Result):
 
 
 class VersionRef(_Result):
-    ref: str
+    ref: CheckpointRef
     version: str
     digest: str
 

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict
 from eval_orchestrator.comparison import stats
 from eval_orchestrator.comparison.scores import latest_logs, read_task_scores
 from eval_orchestrator.errors import UserError
-from eval_orchestrator.refs import parse_ref
 
 VERSION_DIR = re.compile(r"^v(\d+)-([0-9a-f]{12})$")
 
@@ -60,7 +59,8 @@ def _version_dirs(root: Path) -> list[tuple[int, str, Path]]:
 def collection_report(
     collection: str, log_dir: str | Path = "logs", alpha: float = 0.05, cluster: str | None = None, seed: int = 0
 ) -> CollectionReport:
-    name = parse_ref(collection).collection if "/" in collection else collection
+    """``collection`` is the collection's name (the log root holds one folder per name)."""
+    name = collection
     root = Path(log_dir) / name
     dirs = _version_dirs(root)
     if not dirs:

@@ -13,11 +13,15 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from eval_orchestrator import inspect_api
 from eval_orchestrator.job import EvalMetadata
 from eval_orchestrator.publish import task_label as job_task_label
 from eval_orchestrator.score_values import numeric_scores
+
+if TYPE_CHECKING:
+    from inspect_ai.log import EvalLog
 
 SUMMARIES = "summaries.json"
 
@@ -34,7 +38,7 @@ class TaskScores:
     notes: tuple[str, ...] = ()  # scorers left out, and why
 
 
-def task_label(header: Any) -> str:
+def task_label(header: EvalLog) -> str:
     """The task a log measured: ours carries the job (name + args hash); any other log its task name."""
     meta = EvalMetadata.from_inspect(header.eval.metadata)
     return str(header.eval.task).rsplit("/", 1)[-1] if meta is None else job_task_label(meta.job)
@@ -70,26 +74,12 @@ def _summaries(log: Path) -> list[dict[str, Any]]:
 
 def _raw_summaries(log: Path) -> list[dict[str, Any]] | None:
     """summaries.json parsed as JSON, without building a pydantic object per sample (5x faster on a
-    20,000-sample log). Inspect has no public reader for it: this uses its zip reader (inspect-ai
-    is pinned), and falls back to the public API for a log without one or an Inspect without it."""
-    try:
-        from inspect_ai._util._async import run_coroutine
-        from inspect_ai._util.async_zip import AsyncZipReader
-        from inspect_ai._util.asyncfiles import AsyncFilesystem
-    except ImportError:
+    20,000-sample log); None for a log without one (the public reader then reads its journal)."""
+    raw = inspect_api.read_log_member(log, SUMMARIES)
+    if raw is None:
         return None
-
-    async def read() -> list[dict[str, Any]] | None:
-        async with AsyncFilesystem() as fs:
-            reader = AsyncZipReader(fs, str(log))
-            names = {entry.filename for entry in (await reader.entries()).entries}
-            if SUMMARIES not in names:
-                return None  # a log still being written keeps its summaries in a journal
-            data = json.loads(await reader.read_member_fully(SUMMARIES))
-            return data if isinstance(data, list) else None
-
-    result: list[dict[str, Any]] | None = run_coroutine(read())
-    return result
+    data = json.loads(raw)
+    return data if isinstance(data, list) else None
 
 
 def read_task_scores(task: str, log: Path, cluster_key: str | None = None) -> TaskScores:

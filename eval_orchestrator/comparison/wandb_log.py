@@ -17,7 +17,6 @@ from typing import Any
 from eval_orchestrator.comparison.model import ComparisonReport
 from eval_orchestrator.job import TrackingSettings
 from eval_orchestrator.publish import results_ref
-from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.spool import ComparisonRecord, DecisionNote, Spool
 from eval_orchestrator.wandb_api import first_line, outage, sdk_settings
 
@@ -42,7 +41,7 @@ TABLE_COLUMNS = (
 
 
 def _collection(report: ComparisonReport) -> str:
-    return parse_ref(report.candidate.ref).collection
+    return report.candidate.ref.collection
 
 
 def comparison_run_id(report: ComparisonReport) -> str:
@@ -125,10 +124,10 @@ def log_comparison(
         name=f"{collection}:{report.candidate.version} vs {report.baseline.version}",
         tags=sorted({collection, report.candidate.version, "compare", *tracking.tags}),
         config={
-            "baseline_ref": report.baseline.ref,
+            "baseline_ref": str(report.baseline.ref),
             "baseline_version": report.baseline.version,
             "baseline_digest": report.baseline.digest,
-            "candidate_ref": report.candidate.ref,
+            "candidate_ref": str(report.candidate.ref),
             "candidate_version": report.candidate.version,
             "candidate_digest": report.candidate.digest,
             "tasks": report.tasks,
@@ -154,8 +153,8 @@ def log_comparison(
             type=COMPARISON_TYPE,
             description=f"{report.candidate.ref} compared with {report.baseline.ref}",
             metadata={
-                "baseline": report.baseline.model_dump(),
-                "candidate": report.candidate.model_dump(),
+                "baseline": report.baseline.model_dump(mode="json"),
+                "candidate": report.candidate.model_dump(mode="json"),
                 **{k: v for k, v in summary(report).items() if v is not None},
                 **(extra or {}),
             },

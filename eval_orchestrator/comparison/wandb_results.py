@@ -6,17 +6,18 @@ machine with no local logs (a CI job) can compare. Each job's artifact is
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 from eval_orchestrator.checkpoint import ResolvedCheckpoint
-from eval_orchestrator.errors import UserError
+from eval_orchestrator.errors import NotFound, UserError
 from eval_orchestrator.job import DEFAULT_PROJECT
 from eval_orchestrator.publish import results_ref
-from eval_orchestrator.wandb_api import base_url, open_api, wandb_errors
+from eval_orchestrator.wandb_api import base_url, not_found, open_api, wandb_errors
 
 
 def download_logs(
-    resolved: ResolvedCheckpoint, tasks: tuple[str, ...], project: str | None, entity: str | None
+    resolved: ResolvedCheckpoint, tasks: Sequence[str], project: str | None, entity: str | None
 ) -> dict[str, Path]:
     """{task: its Inspect log}, downloaded from the version's results artifacts into a temp dir."""
     import wandb
@@ -33,9 +34,9 @@ def download_logs(
             try:
                 artifact = api.artifact(name)
             except wandb.errors.CommError as exc:
-                if "not found" not in str(exc).lower():
+                if not not_found(exc):
                     raise
-                raise UserError(
+                raise NotFound(
                     f"no results artifact {name} in W&B for {resolved.version_ref}; run it with --wandb-project "
                     "(or give the project with --wandb-project), or compare from --log-dir"
                 ) from None

@@ -56,7 +56,7 @@ def experiment_config(
         sections["wandb"].pop("dir", None)  # a trial writes its runs inside its own container
     _refuse_secrets(sections)
     hyperparameters: dict[str, Any] = {
-        "checkpoint": {"type": "categorical", "vals": list(config.checkpoints)},
+        "checkpoint": {"type": "categorical", "vals": [str(ref) for ref in config.checkpoints]},
         "task_args": {"type": "categorical", "vals": [_task_point(t) for t in config.tasks]},
     }
     hyperparameters.update({key: {"type": "const", "val": value} for key, value in sections.items()})

@@ -9,18 +9,18 @@ the comparison afterwards reads them as it reads a local run's.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval_orchestrator import env
 from eval_orchestrator.errors import ConfigError, Unavailable, UserError
+from eval_orchestrator.notify import Notify
 from eval_orchestrator.run_config import RunConfig
 
-Notify = Callable[[str], None]
 MASTER_VARIABLES = ("DET_MASTER", "DET_MASTER_ADDR")  # the SDK's own order
 TERMINAL = frozenset({"COMPLETED", "CANCELED", "DELETED", "ERROR"})
 
@@ -36,10 +36,8 @@ class ExperimentOutcome:
 
 
 def master_url(environ: Mapping[str, str] | None = None) -> str:
-    env = os.environ if environ is None else environ
-    for name in MASTER_VARIABLES:
-        if env.get(name):
-            return env[name]
+    if found := env.first(MASTER_VARIABLES, environ):
+        return found[1]
     raise ConfigError("watch.executor is determined but DET_MASTER is not set; export DET_MASTER=https://<master>:8080")
 
 

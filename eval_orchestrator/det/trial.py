@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING, Any
 from eval_orchestrator import interrupts
 from eval_orchestrator.det.hparams import config_from_hparams, plain_hparams
 from eval_orchestrator.errors import ConfigError
+from eval_orchestrator.notify import Notify, quiet
 from eval_orchestrator.run_config import RunConfig
 
 if TYPE_CHECKING:
     from eval_orchestrator.orchestrate import RunReport
-
-Notify = Callable[[str], None]
 
 
 @dataclass
@@ -88,7 +87,7 @@ def run_trial(
     identity: Mapping[str, Any] | None = None,
     config_file: str | Path | None = None,
     flags: dict[str, Any] | None = None,
-    notify: Notify = lambda _: None,
+    notify: Notify = quiet,
     poll_interval: float = 1.0,
 ) -> TrialOutcome:
     from eval_orchestrator import orchestrate

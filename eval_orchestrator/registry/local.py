@@ -23,8 +23,15 @@ from typing import Any
 from filelock import FileLock
 
 from eval_orchestrator.checkpoint import HASH_CHUNK, Manifest, ManifestEntry, ResolvedCheckpoint, manifest_of_dir
-from eval_orchestrator.errors import RegistryError, UserError, from_os_error
-from eval_orchestrator.refs import DEFAULT_ALIAS, VERSION_PATTERN, CheckpointRef, name_problem
+from eval_orchestrator.errors import CollectionNotFound, RegistryError, UserError, VersionNotFound, from_os_error
+from eval_orchestrator.refs import (
+    DEFAULT_ALIAS,
+    VERSION_PATTERN,
+    CheckpointRef,
+    CollectionRef,
+    alias_problem,
+    name_problem,
+)
 from eval_orchestrator.registry.base import VersionInfo
 
 
@@ -35,10 +42,8 @@ def _write_json_atomic(path: Path, data: Any) -> None:
 
 
 def _check_alias(alias: str) -> None:
-    if problem := name_problem(alias):
-        raise UserError(f"alias {problem}")
-    if VERSION_PATTERN.match(alias):  # 'vN' is the version index, never an alias (as in W&B)
-        raise UserError(f"alias {alias!r} looks like a version (vN); pick another name")
+    if problem := alias_problem(alias):  # 'vN' is the version index, never an alias (as in W&B)
+        raise UserError(problem)
 
 
 def _read_json(file: Path, repair: str) -> Any:
@@ -112,7 +117,7 @@ class LocalRegistry:
         versions = self._versions(ref.collection)
         if not versions:
             known = ", ".join(self.collections()) or "none"
-            raise RegistryError(
+            raise CollectionNotFound(
                 f"collection {ref.collection!r} not found in the local registry at {self.root} "
                 f"(collections: {known}); register one with "
                 f"`eval-orchestrator registry add DIR --name {ref.collection}`"
@@ -121,13 +126,13 @@ class LocalRegistry:
         if ref.version_index is not None:
             version = ref.alias
             if version not in versions:
-                raise RegistryError(
+                raise VersionNotFound(
                     f"version {ref.alias} of {ref.collection!r} not found; it has {versions[0]}..{versions[-1]}"
                 )
         elif ref.alias in aliases:
             version = aliases[ref.alias]
         else:
-            raise RegistryError(
+            raise VersionNotFound(
                 f"alias {ref.alias!r} not found in {ref.collection!r}; it has aliases: {', '.join(sorted(aliases))}"
             )
         manifest, info = self._read_version(ref.collection, version)
@@ -161,9 +166,21 @@ class LocalRegistry:
     def source(self, resolved: ResolvedCheckpoint) -> LocalFileSource:
         return LocalFileSource(self.files_dir(resolved))
 
-    def list_versions(self, collection: str | None = None) -> list[VersionInfo]:
+    def list_versions(self, collection: CollectionRef) -> list[VersionInfo]:
+        if not self._versions(collection.name):
+            known = ", ".join(self.collections()) or "none"
+            raise CollectionNotFound(
+                f"collection {collection.name!r} not found in the local registry at {self.root} (collections: {known})"
+            )
+        return self._listing([collection.name])
+
+    def all_versions(self) -> list[VersionInfo]:
+        """Every version of every collection (``registry ls``)."""
+        return self._listing(self.collections())
+
+    def _listing(self, names: list[str]) -> list[VersionInfo]:
         rows = []
-        for name in [collection] if collection else self.collections():
+        for name in names:
             aliases = self._aliases(name)
             for version in self._versions(name):
                 manifest, info = self._read_version(name, version)
@@ -178,8 +195,6 @@ class LocalRegistry:
                         digest=manifest.digest,
                     )
                 )
-        if collection and not rows:
-            raise RegistryError(f"collection {collection!r} not found in the local registry at {self.root}")
         return rows
 
     # -- writing -----------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.errors import RegistryError, UserError
-from eval_orchestrator.refs import LEGACY_REGISTRY_PROJECT, CheckpointRef, format_ref, parse_ref
+from eval_orchestrator.refs import LEGACY_REGISTRY_PROJECT, CheckpointRef, format_ref
 from eval_orchestrator.registry.local import LocalRegistry
 from eval_orchestrator.registry.wandb_registry import WandbRegistry
 from eval_orchestrator.run_config import StoreConfig
@@ -37,19 +37,18 @@ class PushResult:
 
 def push(
     local: LocalRegistry,
-    source_text: str,
-    target_text: str,
+    source: CheckpointRef,
+    target: CheckpointRef,
     store: StoreConfig,
     project: str,
     entity: str | None = None,
 ) -> PushResult:
-    source, target = parse_ref(source_text), parse_ref(target_text)
     if source.backend != "local":
-        raise UserError(f"{source_text!r} is not a local-registry reference; push takes 'local-registry/<c>:<v>'")
+        raise UserError(f"'{source}' is not a local-registry reference; push takes 'local-registry/<c>:<v>'")
     if target.backend != "wandb":
-        raise UserError(f"--to {target_text!r} is not a W&B reference, e.g. 'wandb-registry-model/<collection>'")
+        raise UserError(f"--to '{target}' is not a W&B reference, e.g. 'wandb-registry-model/<collection>'")
     if target.version_index is not None:
-        raise UserError(f"--to {target_text!r} names a version; W&B assigns the next one, so drop ':{target.alias}'")
+        raise UserError(f"--to '{target}' names a version; W&B assigns the next one, so drop ':{target.alias}'")
     resolved = local.resolve(source)
     aliases = [a for a in resolved.aliases if a not in RESERVED_ALIASES]
     if target.alias not in RESERVED_ALIASES and target.alias not in aliases:

@@ -21,12 +21,27 @@ from urllib.parse import urlparse
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from eval_orchestrator.checkpoint import Manifest, ManifestEntry, ResolvedCheckpoint
-from eval_orchestrator.errors import OrchestratorError, RegistryError, StoreError, Unavailable
+from eval_orchestrator.errors import (
+    CollectionNotFound,
+    OrchestratorError,
+    RegistryError,
+    StoreError,
+    Unavailable,
+    VersionNotFound,
+)
 from eval_orchestrator.local_files import first_mismatch, in_place_root, iter_reference
-from eval_orchestrator.refs import DEFAULT_ALIAS, CheckpointRef, format_ref
+from eval_orchestrator.notify import Notify, quiet
+from eval_orchestrator.refs import (
+    DEFAULT_ALIAS,
+    CheckpointRef,
+    CollectionRef,
+    alias_problem,
+    format_ref,
+    version_number,
+)
 from eval_orchestrator.registry.base import VersionInfo
 from eval_orchestrator.run_config import StoreConfig
-from eval_orchestrator.wandb_api import first_line, open_api, wandb_errors
+from eval_orchestrator.wandb_api import first_line, not_found, open_api, wandb_errors
 
 if TYPE_CHECKING:
     import requests
@@ -36,8 +51,6 @@ LOCAL_SUFFIX = "-local"
 LISTING_PAGE = 100  # versions per listing request
 DOWNLOAD_CHUNK = 256 * 1024  # also how soon a stopped download notices
 FILES_PAGE = 1000
-
-Notify = Callable[[str], None]
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -117,7 +130,7 @@ class WandbRegistry:
     def __init__(
         self,
         store: StoreConfig,
-        notify: Notify = lambda _: None,
+        notify: Notify = quiet,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store = store
@@ -152,9 +165,11 @@ class WandbRegistry:
             else:
                 self.notify(f"not using {format_ref(local_ref)}: {problem}")
         if wanted is None:
-            raise RegistryError(
+            where = "/".join(part for part in (ref.entity or "<default entity>", ref.project) if part)
+            raise VersionNotFound(
                 f"{format_ref(ref)} not found: W&B has no version or alias {ref.alias!r} of {ref.collection!r} "
-                f"(nor {local_ref.alias!r}); check the name and alias in the W&B UI"
+                f"(nor {local_ref.alias!r}) in {where}, or no such project there that this API key can see; "
+                "check the entity, project, name and alias in the W&B UI"
             )
         return wanted
 
@@ -163,22 +178,38 @@ class WandbRegistry:
         api = self.connect()
         return WandbFileSource(artifact, api.api_key, api.settings["base_url"], self.store.workers)
 
-    def list_versions(self, ref: CheckpointRef) -> list[VersionInfo]:
-        """Every committed version of ``ref``'s collection with its aliases: one paginated listing
-        (one request per 100 versions; the artifact type is looked up on the first call only)."""
+    def list_versions(self, collection: CollectionRef) -> list[VersionInfo]:
+        """Every committed version of ``collection`` with its aliases: one paginated listing (one
+        request per 100 versions; the artifact type is looked up on the first call only)."""
         api = self.connect()
-        path = format_ref(ref).rsplit(":", 1)[0]
+        path = str(collection)
         if path not in self._types:
-            newest = self._lookup(ref.with_alias(DEFAULT_ALIAS))
+            newest = self._lookup(collection.at(DEFAULT_ALIAS))
             if newest is None:
-                return []  # an empty collection
+                raise CollectionNotFound(
+                    f"{path} not found in W&B (no version of it, or no such project that this API key can see); "
+                    "check the entity, project and collection name in the W&B UI"
+                )
             self._types[path] = newest.type
         with wandb_errors(api.settings["base_url"]):
-            return [
-                VersionInfo(ref.collection, a.version, tuple(sorted(a.aliases)), a.file_count, a.size,
+            listed = [
+                VersionInfo(collection.name, a.version, tuple(sorted(a.aliases)), a.file_count, a.size,
                             str(a.created_at or ""), a.digest)
                 for a in api.artifacts(self._types[path], path, per_page=LISTING_PAGE)
             ]  # fmt: skip
+        return sorted(listed, key=lambda info: version_number(info.version))
+
+    def set_alias(self, ref: CheckpointRef, alias: str) -> ResolvedCheckpoint:
+        """Add ``alias`` to the version ``ref`` names; W&B moves it off the version that had it."""
+        if problem := alias_problem(alias):
+            raise RegistryError(problem)
+        api = self.connect()
+        with wandb_errors(api.settings["base_url"]):
+            artifact = api.artifact(format_ref(ref))
+            if alias not in artifact.aliases:
+                artifact.aliases.append(alias)
+                artifact.save()
+        return self._resolved(ref.with_alias(artifact.version), artifact)
 
     # -- W&B access --------------------------------------------------------------------------
 
@@ -196,15 +227,8 @@ class WandbRegistry:
                 found: wandb.Artifact = api.artifact(name)
                 return found
             except Exception as exc:
-                text = str(exc)
-                if "artifact membership" in text and "not found" in text:
+                if not_found(exc):  # W&B answered: no such project, version or alias
                     return None
-                if "not found under entity" in text:
-                    entity = ref.entity or "the default entity"
-                    raise RegistryError(
-                        f"{name}: W&B has no project {ref.project!r} under {entity!r}, "
-                        "or this API key cannot see it; check the entity/org and project"
-                    ) from None
                 raise
 
     def _resolved(self, ref: CheckpointRef, artifact: wandb.Artifact) -> ResolvedCheckpoint:

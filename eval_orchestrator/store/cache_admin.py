@@ -14,20 +14,18 @@ from pathlib import Path
 
 from filelock import Timeout
 
-from eval_orchestrator.checkpoint import Manifest, ResolvedCheckpoint
+from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.errors import OrchestratorError, StoreError, UserError
-from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.store.checkpoint_store import (
     EPHEMERAL,
     FILES,
     LEASES,
     PARTIAL_PREFIX,
-    STAMP,
     CheckpointStore,
     live_leases,
-    read_stamp,
 )
 from eval_orchestrator.store.journal import JOURNAL
+from eval_orchestrator.store.stamp import STAMP, read_stamp
 
 UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
@@ -93,7 +91,7 @@ def list_entries(store: CheckpointStore) -> list[CacheEntry]:
             CacheEntry(
                 collection,
                 entry_dir.name,
-                stamp["ref"],
+                str(stamp.ref),
                 entry_dir,
                 count,
                 size,
@@ -107,10 +105,7 @@ def list_entries(store: CheckpointStore) -> list[CacheEntry]:
 
 def _resolved_from_stamp(entry: CacheEntry) -> ResolvedCheckpoint | None:
     stamp = read_stamp(entry.path)
-    if stamp is None:
-        return None
-    ref = parse_ref(stamp["ref"])
-    return ResolvedCheckpoint(ref=ref, version=ref.alias, manifest=Manifest.from_json(stamp["manifest"]))
+    return None if stamp is None else stamp.resolved()
 
 
 def verify(store: CheckpointStore, entry: CacheEntry) -> str | None:

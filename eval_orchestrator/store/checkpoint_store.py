@@ -22,7 +22,6 @@ last run holding a lease releases it (or dies), the checkpoint is removed. A run
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
@@ -32,12 +31,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from filelock import FileLock
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-from eval_orchestrator.checkpoint import FileSource, Manifest, ManifestEntry, ResolvedCheckpoint
+from eval_orchestrator.checkpoint import FileSource, ManifestEntry, ResolvedCheckpoint
 from eval_orchestrator.errors import DiskFull, OrchestratorError, StoreError, Unavailable, VerificationFailed, disk_full
 from eval_orchestrator.store import space
 from eval_orchestrator.store.checks import Check, digest_on_disk
@@ -45,6 +43,7 @@ from eval_orchestrator.store.download import Downloader, safe_relative
 from eval_orchestrator.store.journal import JOURNAL, Journal
 from eval_orchestrator.store.s3 import S3Source
 from eval_orchestrator.store.sources import FilePlan, RangedSource, WholeFileSource
+from eval_orchestrator.store.stamp import STAMP, Stamp, read_stamp
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +51,6 @@ DEFAULT_WORKERS = 8
 DEFAULT_PART_SIZE = 64 * 1024 * 1024
 DEFAULT_RETRIES = 8
 PARTIAL_PREFIX = ".partial-"
-STAMP = "stamp.json"
 FILES = "files"
 EPHEMERAL = "ephemeral"
 LEASES = "leases"
@@ -124,15 +122,12 @@ class CheckpointStore:
 
     def stored(self, collection: str, digest: str) -> Materialized | None:
         """The kept copy of ``digest``, when the store holds it intact (no registry asked: a locked run)."""
-        from eval_orchestrator.refs import parse_ref
-
         final = self.root / "checkpoints" / _safe_component(collection) / digest
         stamp = read_stamp(final)
         if stamp is None or (final / EPHEMERAL).exists():
             return None
         try:
-            ref = parse_ref(stamp["ref"])
-            resolved = ResolvedCheckpoint(ref=ref, version=ref.alias, manifest=Manifest.from_json(stamp["manifest"]))
+            resolved = stamp.resolved()
             if resolved.digest != digest:
                 return None
             self.check(final, resolved, rehash=False)
@@ -176,25 +171,25 @@ class CheckpointStore:
         stamp = read_stamp(final)
         if stamp is None:
             raise StoreError(f"the stamp.json of stored checkpoint {label} is damaged")
-        recorded: dict[str, list[int]] = stamp["files"]
+        recorded = stamp.files
         for path, entry in resolved.manifest.entries.items():
             file = final / FILES / path
             try:
                 st = file.stat()
             except FileNotFoundError:
                 raise StoreError(f"stored checkpoint {label} is missing {path!r}") from None
-            size, mtime_ns = recorded.get(path, [-1, -1])
+            size, mtime_ns = recorded.get(path, (-1, -1))
             if st.st_size != entry.size or st.st_size != size or st.st_mtime_ns != mtime_ns:
                 raise StoreError(f"stored file {path!r} of {label} was modified after it was verified")
             if rehash and not self._digest_matches(file, entry, stamp):
                 raise StoreError(f"stored file {path!r} of {label} does not match its digest")
 
     @staticmethod
-    def _digest_matches(file: Path, entry: ManifestEntry, stamp: dict[str, Any]) -> bool:
-        raw = stamp.get("checks", {}).get(entry.path)
+    def _digest_matches(file: Path, entry: ManifestEntry, stamp: Stamp) -> bool:
+        raw = stamp.checks.get(entry.path)
         check = Check.from_json(raw) if raw else Check("md5", entry.digest)
         # A "size" check has no content hash in the manifest: compare with our MD5 from the download.
-        expected = stamp.get("local_md5", {}).get(entry.path) if check.kind == "size" else check.expected
+        expected = stamp.local_md5.get(entry.path) if check.kind == "size" else check.expected
         return expected is not None and digest_on_disk(file, check, entry.size) == expected
 
     # -- filling -----------------------------------------------------------------------------
@@ -222,15 +217,14 @@ class CheckpointStore:
         try:
             jobs = self._plan(resolved, source, label)
             results = downloader.run(jobs)
-            stamp = {
-                "ref": str(resolved.version_ref),
-                "digest": resolved.digest,
-                "manifest": resolved.manifest.to_json(),
-                "files": {path: [r.size, r.mtime_ns] for path, r in results.items()},
-                "checks": {path: r.check.to_json() for path, r in results.items()},
-                "local_md5": {path: r.local_md5 for path, r in results.items() if r.local_md5},
-            }
-            (staging / STAMP).write_text(json.dumps(stamp, indent=2, sort_keys=True))
+            Stamp(
+                ref=resolved.version_ref,
+                digest=resolved.digest,
+                manifest=resolved.manifest.to_json(),
+                files={path: (r.size, r.mtime_ns) for path, r in results.items()},
+                checks={path: r.check.to_json() for path, r in results.items()},
+                local_md5={path: r.local_md5 for path, r in results.items() if r.local_md5},
+            ).write(staging)
             if ephemeral:
                 (staging / EPHEMERAL).touch()
             journal.close()
@@ -304,18 +298,6 @@ class CheckpointStore:
         trash = final.with_name(f".trash-{final.name}-{os.getpid()}")
         os.rename(final, trash)
         shutil.rmtree(trash, ignore_errors=True)
-
-
-def read_stamp(entry: Path) -> dict[str, Any] | None:
-    """A stored checkpoint's stamp, or None when it is missing or damaged (the copy is then re-fetched)."""
-    try:
-        stamp = json.loads((entry / STAMP).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    keys = {"ref": str, "files": dict, "manifest": dict}
-    if not isinstance(stamp, dict) or not all(isinstance(stamp.get(k), t) for k, t in keys.items()):
-        return None
-    return stamp
 
 
 def _lease_name(pid: int) -> str:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eval_orchestrator.audit import USAGE_FILE, job_dir
 from eval_orchestrator.error_text import one_line
@@ -21,6 +21,9 @@ from eval_orchestrator.tracking.progress import JobProgress
 from eval_orchestrator.tracking.rows import final_metrics, run_id, samples_table
 from eval_orchestrator.tracking.wandb_run import JobRun
 from eval_orchestrator.wandb_api import outage
+
+if TYPE_CHECKING:
+    from inspect_ai.log import EvalLog
 
 Fail = Callable[[str], None]  # reports a tracking failure (the orchestrator fails the command)
 
@@ -34,8 +37,8 @@ class _Spooling:
     upload: bool = False  # the run's own files: finish() did not get them to W&B
 
 
-def job_summary(eval_log: Any, progress: JobProgress, exception: BaseException | None) -> JobSummary:
-    """How a job ended (``eval_log`` is Inspect's EvalLog header, or None when none came back)."""
+def job_summary(eval_log: EvalLog | None, progress: JobProgress, exception: BaseException | None) -> JobSummary:
+    """How a job ended (``eval_log``: its header, or None when none came back)."""
     results = eval_log.results if eval_log is not None else None
     return JobSummary(
         status=eval_log.status if eval_log is not None else "error",
@@ -126,7 +129,7 @@ def _finish_run(job_run: JobRun, status: str, spooling: _Spooling) -> None:
 
 
 def finish_job(
-    job_run: JobRun, progress: JobProgress, eval_log: Any, exception: BaseException | None, fail: Fail
+    job_run: JobRun, progress: JobProgress, eval_log: EvalLog | None, exception: BaseException | None, fail: Fail
 ) -> LineageRecord:
     """Close the job's run and record its lineage; returns the record written to the spool."""
     job, run = job_run.job, job_run.run

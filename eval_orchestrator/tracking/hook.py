@@ -18,10 +18,11 @@ import logging
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
 from inspect_ai.hooks import Hooks, RunEnd, SampleEnd, TaskEnd, TaskStart, hooks
+from inspect_ai.log import EvalLog
 
+from eval_orchestrator import inspect_api
 from eval_orchestrator.job import EvalMetadata, Job
 from eval_orchestrator.redact import redact
 from eval_orchestrator.spool import LineageRecord
@@ -50,7 +51,7 @@ class TrackedJob:
     inspect_run_id: str
     run: JobRun
     progress: JobProgress = field(default_factory=JobProgress)
-    end_log: Any = None  # the EvalLog header from on_task_end, when it fired
+    end_log: EvalLog | None = None  # the header from on_task_end, when it fired
 
     @property
     def job(self) -> Job:
@@ -118,7 +119,7 @@ class WandbTracker(Hooks):
             del self.jobs[eval_id]
             self._finish(tracked, headers.get(eval_id) or tracked.end_log, data.exception)
 
-    def _finish(self, tracked: TrackedJob, eval_log: Any, exception: BaseException | None) -> None:
+    def _finish(self, tracked: TrackedJob, eval_log: EvalLog | None, exception: BaseException | None) -> None:
         job_run = tracked.run
         try:
             assert job_run.starting is not None
@@ -140,11 +141,9 @@ class WandbTracker(Hooks):
 
 def required_hook_names() -> list[str]:
     """The names Inspect registered our hooks under (what INSPECT_REQUIRED_HOOKS must say)."""
-    from inspect_ai._util.registry import registry_info
-
     from eval_orchestrator.audit import usage_audit
 
-    return [registry_info(tracker()).name, registry_info(usage_audit()).name]
+    return [inspect_api.hook_name(tracker()), inspect_api.hook_name(usage_audit())]
 
 
 def tracker() -> WandbTracker:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import hashlib
 from importlib.metadata import version as pkg_version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eval_orchestrator.job import Job
 from eval_orchestrator.redact import redact
+
+if TYPE_CHECKING:
+    from inspect_ai.log import EvalLog, EvalSample, EvalSpec
 
 PROGRESS_INTERVAL_S = 1.0
 EXCERPT_CHARS = 1000  # per cell of the per-sample table: enough to read, not a copy of the log
@@ -34,8 +37,8 @@ def versions() -> dict[str, str]:
     return {name: pkg_version(name) for name in ("eval-orchestrator", "inspect-ai", "wandb")}
 
 
-def run_config(job: Job, spec: Any, eval_id: str) -> dict[str, Any]:
-    """Flat keys, so the W&B UI can group and filter on each. ``spec`` is Inspect's EvalSpec."""
+def run_config(job: Job, spec: EvalSpec, eval_id: str) -> dict[str, Any]:
+    """Flat keys, so the W&B UI can group and filter on each."""
     metric_names = sorted(
         {
             f"{s.name}/{m.name.rsplit('/', 1)[-1]}"
@@ -50,8 +53,8 @@ def run_config(job: Job, spec: Any, eval_id: str) -> dict[str, Any]:
         "checkpoint_version": job.version,
         "checkpoint_digest": job.digest,
         "checkpoint_aliases": list(job.aliases),
-        "checkpoint_ref": job.ref,
-        "checkpoint_requested_ref": job.requested_ref,
+        "checkpoint_ref": str(job.ref),
+        "checkpoint_requested_ref": str(job.requested_ref),
         "checkpoint_metadata": redact(job.registry_metadata),
         "task": job.task_name,
         "task_spec": job.task_spec,
@@ -80,8 +83,8 @@ def excerpt(value: Any) -> str:
     return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
 
 
-def sample_row(sample: Any, scores: dict[str, float]) -> dict[str, Any]:
-    """One row of the per-sample W&B table (``sample`` is Inspect's EvalSample)."""
+def sample_row(sample: EvalSample, scores: dict[str, float]) -> dict[str, Any]:
+    """One row of the per-sample W&B table."""
     return {
         "sample_id": str(sample.id),
         "epoch": sample.epoch,
@@ -103,7 +106,7 @@ def samples_table(rows: list[dict[str, Any]]) -> Any:
     return wandb.Table(columns=columns, data=[[row.get(str(c)) for c in columns] for row in rows])
 
 
-def final_metrics(eval_log: Any) -> dict[str, float]:
+def final_metrics(eval_log: EvalLog) -> dict[str, float]:
     """``scorer/metric`` -> value from an Inspect EvalLog's results."""
     metrics: dict[str, float] = {}
     if eval_log.results:

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from eval_orchestrator.job import Job, TrackingSettings, WandbRunMode
-from eval_orchestrator.refs import parse_ref
 from eval_orchestrator.spool import Spool, append_history
 from eval_orchestrator.tracking.rows import run_id, run_name, run_tags
 from eval_orchestrator.wandb_api import first_line, history_short_of, outage, sdk_settings
@@ -77,9 +76,9 @@ class JobRun:
         # (a resumed run continues the step count).
         self.next_step = self.run.starting_step
         self.history_file = self.pending_file("history.jsonl")
-        if parse_ref(self.job.ref).backend == "wandb":
+        if self.job.ref.backend == "wandb":
             # Lineage: it exists even if the eval then crashes.
-            self.run.use_artifact(self.job.ref)
+            self.run.use_artifact(str(self.job.ref))
             self.model_used = True
 
     def _init(self, config: dict[str, Any], mode: WandbRunMode, local_id: str | None = None) -> Any:

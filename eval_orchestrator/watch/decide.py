@@ -5,32 +5,29 @@ watcher killed anywhere resumes at the step it was on.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel, ConfigDict
-
+from eval_orchestrator import env
 from eval_orchestrator.comparison.model import ComparisonReport
-from eval_orchestrator.errors import RegistryError, Unavailable, UserError
-from eval_orchestrator.job import canonical_json
-from eval_orchestrator.plan import log_dir_for, plan_variant, variant_id
-from eval_orchestrator.refs import parse_ref
+from eval_orchestrator.errors import NotFound, Unavailable, UserError
+from eval_orchestrator.notify import Notify
+from eval_orchestrator.plan import log_dir_for, plan_identity
+from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import RunConfig
-from eval_orchestrator.watch.ledger import TERMINAL, Entry, Ledger
-from eval_orchestrator.watch.settings import WatchConfig
-from eval_orchestrator.watch.sources import version_number
+from eval_orchestrator.watch.decision import Decision
+from eval_orchestrator.watch.ledger import TERMINAL, Entry, ExternalRun, Ledger, LedgerKey
+from eval_orchestrator.watch_config import WatchConfig
 
 if TYPE_CHECKING:
     from eval_orchestrator.det.submit import DeterminedExecutor
 
-Notify = Callable[[str], None]
 READY = frozenset({"baseline", "promoted", "held", "compared", "evaluated"})  # a baseline with results
 KILL_AT = "EVAL_ORCHESTRATOR_TEST_KILL_AT"
 
@@ -38,39 +35,17 @@ KILL_AT = "EVAL_ORCHESTRATOR_TEST_KILL_AT"
 def _crash_point(state: str) -> None:
     """Fault injection for the crash-safety tests: a real kill -9 of this process the moment the
     ledger holds ``state`` (EVAL_ORCHESTRATOR_TEST_KILL_AT); nothing happens without it."""
-    if os.environ.get(KILL_AT) == state:
+    if env.get(KILL_AT) == state:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-class Decision(BaseModel):
-    """Why a version was promoted, held, recorded as the baseline, or failed (kept in the ledger)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    outcome: Literal["promoted", "held", "baseline", "failed"]
-    reason: str
-    version: str
-    digest: str
-    baseline: str | None = None  # the baseline's pinned ref
-    baseline_digest: str | None = None
-    promoted_alias: str | None = None
-    comparison: ComparisonReport | None = None
-
-
-def plan_hash(config: RunConfig) -> str:
-    """What makes two evaluations of one version the same: tasks, model, Inspect options, hooks."""
-    import hashlib
-
-    inspect = config.inspect.model_dump(exclude={"log_dir", "display"})
-    ident = canonical_json([config.model_dump(include={"tasks", "model", "hooks"}), inspect])
-    return hashlib.sha256(ident.encode()).hexdigest()[:16]
-
-
 class Pipeline:
-    def __init__(self, config: RunConfig, watch: WatchConfig, ledger: Ledger, owner: str, notify: Notify) -> None:
+    def __init__(
+        self, config: RunConfig, watch: WatchConfig, ledger: Ledger, owner: str, notify: Notify, registries: Registries
+    ) -> None:
         self.config, self.watch, self.ledger, self.owner, self.notify = config, watch, ledger, owner, notify
-        self.plan_hash = plan_hash(config)
-        self.variant = variant_id(plan_variant(config))
+        self.registries = registries
+        self.plan = plan_identity(config)
         self._determined: DeterminedExecutor | None = None
 
     # -- the steps ---------------------------------------------------------------------------
@@ -82,17 +57,23 @@ class Pipeline:
             if entry.state != "evaluated":
                 return entry
         if entry.role == "baseline":
-            return self._finish(entry, Decision(outcome="baseline", reason="the baseline: evaluated for comparisons",
-                                                version=entry.version, digest=entry.digest))  # fmt: skip
+            return self._finish(entry, self._decision(entry, "baseline", "the baseline: evaluated for comparisons"))
         if entry.state == "evaluated":
             entry = self._compare(entry)
             if entry.state != "compared":
                 return entry
         return self._gate(entry)
 
+    def _decision(self, entry: Entry, outcome: str, reason: str, **more: object) -> Decision:
+        return Decision.model_validate(
+            {"outcome": outcome, "reason": reason, "version": entry.version, "digest": entry.digest, **more}
+        )
+
     def _evaluate(self, entry: Entry) -> Entry:
-        entry = self.ledger.advance(entry, self.owner, "evaluating", attempts=entry.attempts + 1)
-        self.notify(f"evaluating {entry.ref} (attempt {entry.attempts} of {self.watch.max_attempts})")
+        # The attempt counts when it ends: one cut short by a dead watcher is taken up again, not spent.
+        attempt = entry.attempts + 1
+        entry = self.ledger.advance(entry, self.owner, "evaluating")
+        self.notify(f"evaluating {entry.ref} (attempt {attempt} of {self.watch.max_attempts})")
         _crash_point("evaluating")
         config = self.config.model_copy(update={"checkpoints": [entry.ref]})
         with self._lease(entry):
@@ -108,19 +89,17 @@ class Pipeline:
                     raise  # the master refused us: every version would fail the same way
                 problems = [f"{type(exc).__name__}: {exc}"]
         if not problems:
-            entry = self.ledger.advance(entry, self.owner, "evaluated", error=None)
+            entry = self.ledger.advance(entry, self.owner, "evaluated", attempts=attempt, clear=frozenset({"error"}))
             _crash_point("evaluated")
             return entry
         error = "; ".join(problems)
-        if entry.attempts >= self.watch.max_attempts:
-            decision = Decision(outcome="failed", reason=f"eval failed {entry.attempts} time(s): {error}",
-                                version=entry.version, digest=entry.digest)  # fmt: skip
-            return self._finish(entry, decision, error=error)
-        wait = self.watch.backoff_seconds * 2 ** (entry.attempts - 1)
+        if attempt >= self.watch.max_attempts:
+            decision = self._decision(entry, "failed", f"eval failed {attempt} time(s): {error}")
+            return self._finish(entry, decision, error=error, attempts=attempt)
+        wait = self.watch.backoff_seconds * 2 ** (attempt - 1)
         self.notify(f"{entry.ref}: eval failed ({error}); retrying in {wait:g}s")
-        return self.ledger.advance(
-            entry, self.owner, "discovered", error=error, next_attempt_at=time.time() + wait, external=None
-        )
+        return self.ledger.advance(entry, self.owner, "discovered", attempts=attempt, error=error,
+                                   next_attempt_at=time.time() + wait, clear=frozenset({"external"}))  # fmt: skip
 
     def _here(self, config: RunConfig) -> list[str]:
         from eval_orchestrator import orchestrate
@@ -137,13 +116,14 @@ class Pipeline:
         if self._determined is None:
             options = settings.model_dump(include={"max_concurrent_trials", "slots_per_trial", "max_restarts"})
             self._determined = DeterminedExecutor(settings.context, settings.poll_seconds, options)
-        if entry.external and entry.external.startswith("determined:"):
-            experiment_id = int(entry.external.partition(":")[2])
+        if entry.external is not None:
+            experiment_id = entry.external.id
             self.notify(f"{entry.ref}: following Determined experiment {experiment_id}, submitted before")
         else:
-            name = f"eval-orchestrator-{parse_ref(entry.ref).collection}-{entry.version}"
+            name = f"eval-orchestrator-{entry.ref.collection}-{entry.version}"
             experiment_id = self._determined.submit(config, name)
-            entry = self.ledger.advance(entry, self.owner, "evaluating", external=f"determined:{experiment_id}")
+            external = ExternalRun("determined", experiment_id)
+            entry = self.ledger.advance(entry, self.owner, "evaluating", external=external)
             self.notify(f"{entry.ref}: submitted as Determined experiment {experiment_id}")
             _crash_point("submitted")
         outcome = self._determined.wait(experiment_id, self.notify)
@@ -151,27 +131,23 @@ class Pipeline:
 
     def _baseline(self, entry: Entry) -> Entry | None:
         """The baseline version for ``entry`` (evaluated first if its results are missing), or None."""
-        from eval_orchestrator.orchestrate import resolve_version
-
         if self.watch.baseline is None:
             return None
-        ref = parse_ref(entry.ref).with_alias(self.watch.baseline)
         try:
-            resolved = resolve_version(str(ref), self.config.store, self.notify)
-        except RegistryError:
+            resolved = self.registries.resolve(entry.ref.with_alias(self.watch.baseline))
+        except NotFound:
             return None  # no such alias yet
-        key = (entry.registry, entry.collection, resolved.digest, self.plan_hash)
         if resolved.digest == entry.digest:
             return entry
-        number = version_number(resolved.version)
-        self.ledger.discover(*key[:3], self.plan_hash, resolved.version, number, str(resolved.version_ref), "baseline")
+        key = LedgerKey(entry.source, resolved.digest, self.plan.key)
+        self.ledger.discover(key, version=resolved.version, ref=resolved.version_ref, role="baseline")
         base = self.ledger.get(key)
         assert base is not None
         if base.state not in READY or not self._has_logs(base):
             base = self._take_or_wait(key)
         return base if base.state in READY else None
 
-    def _take_or_wait(self, key: tuple[str, str, str, str]) -> Entry:
+    def _take_or_wait(self, key: LedgerKey) -> Entry:
         """Evaluate the baseline here, or wait for the watcher that is evaluating it (its lease)."""
         deadline = time.monotonic() + self.watch.lease_seconds
         while True:
@@ -182,12 +158,12 @@ class Pipeline:
             if current is not None and (current.state in TERMINAL or current.next_attempt_at > time.time()):
                 return current  # done, or failed and waiting for a retry: no baseline for now
             if time.monotonic() > deadline:
-                raise Unavailable(f"the baseline {current.ref if current else key} is still being evaluated")
+                raise Unavailable(f"the baseline {current.ref if current else key.source} is still being evaluated")
             time.sleep(0.5)
 
     def _has_logs(self, entry: Entry) -> bool:
-        where = log_dir_for(Path(self.config.inspect.log_dir), parse_ref(entry.ref).collection, entry.version,
-                            entry.digest, self.variant)  # fmt: skip
+        where = log_dir_for(Path(self.config.inspect.log_dir), entry.ref.collection, entry.version, entry.digest,
+                            self.plan.folder)  # fmt: skip
         return where.is_dir() and any(where.glob("*.eval"))
 
     def _compare(self, entry: Entry) -> Entry:
@@ -195,44 +171,40 @@ class Pipeline:
 
         base = self._baseline(entry)
         if base is not None and base.digest == entry.digest:
-            decision = Decision(outcome="baseline", reason=f"it is the baseline ({self.watch.baseline})",
-                                version=entry.version, digest=entry.digest)  # fmt: skip
+            decision = self._decision(entry, "baseline", f"it is the baseline ({self.watch.baseline})")
             return self._finish(entry, decision)
         comparison = None
         if base is not None:
-            gate = self.watch.gate
-            options = CompareOptions(tasks=tuple(gate.tasks), log_dir=self.config.inspect.log_dir, variant=self.variant,
-                                     cluster=gate.cluster, alpha=gate.alpha, margin=gate.margin)  # fmt: skip
+            options = CompareOptions.model_validate({**self.watch.gate.model_dump(), "variant": self.plan.folder,
+                                                     "log_dir": self.config.inspect.log_dir})  # fmt: skip
             comparison = compare(base.ref, entry.ref, options, self.config.store, self.notify)
-        decision = self._decide(entry, base, comparison)
-        entry = self.ledger.advance(entry, self.owner, "compared", decision=decision.model_dump_json())
+        entry = self.ledger.advance(entry, self.owner, "compared", decision=self._decide(entry, base, comparison))
         _crash_point("compared")
         return entry
 
     def _decide(self, entry: Entry, base: Entry | None, comparison: ComparisonReport | None) -> Decision:
-        held = Decision(outcome="held", reason="", version=entry.version, digest=entry.digest, comparison=comparison,
-                        baseline=base.ref if base else None, baseline_digest=base.digest if base else None)  # fmt: skip
+        against = {"comparison": comparison, "baseline": base.ref if base else None,
+                   "baseline_digest": base.digest if base else None}  # fmt: skip
         if comparison is None or base is None:
             if self.watch.allow_first:
-                return held.model_copy(
-                    update={"outcome": "promoted", "reason": "no baseline to compare with (allow_first)"}
-                )
+                return self._decision(entry, "promoted", "no baseline to compare with (allow_first)", **against)
             why = f"no baseline ({self.watch.baseline or 'watch.baseline unset'}) to compare with; allow_first is off"
-            return held.model_copy(update={"reason": why})
+            return self._decision(entry, "held", why, **against)
         if comparison.regressions:
             names = ", ".join(
                 f"{r.task}/{r.metric} ({r.verdict}, Δ {r.delta or 0:+.3f})" for r in comparison.regressions
             )
-            return held.model_copy(update={"reason": f"regressed against {base.version}: {names}"})
+            return self._decision(entry, "held", f"regressed against {base.version}: {names}", **against)
         summary = ", ".join(f"{r.task}/{r.metric} {r.verdict}" for r in comparison.rows)
-        reason = f"no regression against {base.version}: {summary}"
-        return held.model_copy(update={"outcome": "promoted", "reason": reason})
+        return self._decision(entry, "promoted", f"no regression against {base.version}: {summary}", **against)
 
     def _gate(self, entry: Entry) -> Entry:
-        decision = Decision.model_validate_json(entry.decision or "{}")
+        decision = entry.decision
+        if decision is None:  # compared, but the decision is not in the ledger: decide again
+            return self.ledger.advance(entry, self.owner, "evaluated")
         self._log(entry, decision)
         if decision.outcome == "promoted" and self.watch.promote:
-            self._move_alias(entry, self.watch.promote)
+            self.registries.of(entry.ref).set_alias(entry.ref, self.watch.promote)
             _crash_point("promoting")
             decision = decision.model_copy(update={"promoted_alias": self.watch.promote})
         elif decision.outcome == "promoted":
@@ -242,17 +214,6 @@ class Pipeline:
         return self._finish(entry, decision)
 
     # -- effects -----------------------------------------------------------------------------
-
-    def _move_alias(self, entry: Entry, alias: str) -> None:
-        ref = parse_ref(entry.ref)
-        if ref.backend == "local":
-            from eval_orchestrator.orchestrate import local_registry
-
-            local_registry(self.config.store).set_alias(ref, alias)
-        else:
-            from eval_orchestrator.watch.wandb_alias import add_alias
-
-            add_alias(entry.ref, alias)
 
     def _log(self, entry: Entry, decision: Decision) -> None:
         """The decision into W&B, with the comparison: a compare run and an eval-comparison artifact."""
@@ -269,13 +230,13 @@ class Pipeline:
                         ci_high=r.ci[1] if r.ci else None, verdict=r.verdict) for r in comparison.rows]  # fmt: skip
         promoted = self.watch.promote if decision.outcome == "promoted" else None
         note = DecisionNote(rows=rows, promote_alias=promoted,
-                            **decision.model_dump(include={"outcome", "reason", "version", "digest", "baseline",
-                                                           "baseline_digest"}))  # fmt: skip
+                            **decision.model_dump(mode="json", include={"outcome", "reason", "version", "digest",
+                                                                        "baseline", "baseline_digest"}))  # fmt: skip
         log_comparison(comparison, tracking, None, extra, note=note)
 
-    def _finish(self, entry: Entry, decision: Decision, error: str | None = None) -> Entry:
-        entry = self.ledger.advance(entry, self.owner, decision.outcome, decision=decision.model_dump_json(),
-                                    error=error)  # fmt: skip
+    def _finish(self, entry: Entry, decision: Decision, error: str | None = None, attempts: int | None = None) -> Entry:
+        entry = self.ledger.advance(entry, self.owner, decision.outcome, decision=decision, error=error,
+                                    attempts=attempts)  # fmt: skip
         self.notify(f"{decision.outcome}: {entry.ref} ({entry.digest[:12]}): {decision.reason}")
         return entry
 
@@ -295,7 +256,3 @@ class Pipeline:
         finally:
             done.set()
             thread.join()
-
-
-def decision_of(entry: Entry) -> Decision | None:
-    return Decision.model_validate(json.loads(entry.decision)) if entry.decision else None

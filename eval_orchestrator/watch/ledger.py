@@ -1,5 +1,5 @@
-"""The watch ledger: one SQLite row per (registry, collection, version digest, plan hash), so each
-version is evaluated once per plan, whatever crashes in between.
+"""The watch ledger: one SQLite row per (watched collection, version digest, plan), so each version is
+evaluated once per plan, whatever crashes in between.
 
 States: discovered -> evaluating -> evaluated -> compared -> promoted | held | failed, or
 ``baseline`` for the version others are compared with. A watcher claims a row with a lease before
@@ -7,6 +7,9 @@ working on it (in one ``BEGIN IMMEDIATE`` transaction, so two watchers never cla
 a claim whose lease ran out, or whose owner on this host is dead (``kill -9``), can be taken over,
 and the work resumes at the row's state: eval_set reuses finished samples, W&B runs continue by
 job key, and nothing is promoted twice.
+
+Rows are read back through ``Entry`` (typed: the refs, the decision, the external run), so a row
+another program or another version wrote is one line naming the ledger, never a crash later.
 """
 
 from __future__ import annotations
@@ -20,60 +23,114 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from eval_orchestrator.checkpoint import VersionId
 from eval_orchestrator.errors import UserError
+from eval_orchestrator.refs import Backend, CheckpointRef, CollectionRef
+from eval_orchestrator.watch.decision import Decision
 
 State = Literal["discovered", "evaluating", "evaluated", "compared", "promoted", "held", "failed", "baseline"]
 TERMINAL: frozenset[str] = frozenset({"promoted", "held", "failed", "baseline"})
 Role = Literal["candidate", "baseline"]
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
-    registry TEXT NOT NULL, collection TEXT NOT NULL, digest TEXT NOT NULL, plan_hash TEXT NOT NULL,
+    registry TEXT NOT NULL, source TEXT NOT NULL, digest TEXT NOT NULL, plan TEXT NOT NULL,
     version TEXT NOT NULL, number INTEGER NOT NULL, ref TEXT NOT NULL, role TEXT NOT NULL,
     state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at REAL NOT NULL DEFAULT 0,
     claimed_by TEXT, lease_until REAL NOT NULL DEFAULT 0, decision TEXT, error TEXT,
     created_at REAL NOT NULL, updated_at REAL NOT NULL, external TEXT,
-    PRIMARY KEY (registry, collection, digest, plan_hash)
+    PRIMARY KEY (registry, source, digest, plan)
 );
 CREATE TABLE IF NOT EXISTS cursors (
-    collection TEXT NOT NULL, plan_hash TEXT NOT NULL, started_at REAL NOT NULL, seen INTEGER NOT NULL,
-    PRIMARY KEY (collection, plan_hash)
+    source TEXT NOT NULL, plan TEXT NOT NULL, started_at REAL NOT NULL, seen INTEGER NOT NULL,
+    PRIMARY KEY (source, plan)
 );
 """
+COLUMNS = {
+    "registry", "source", "digest", "plan", "version", "number", "ref", "role", "state", "attempts",
+    "next_attempt_at", "claimed_by", "lease_until", "decision", "error", "created_at", "updated_at", "external",
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LedgerKey:
+    """A version of a watched collection, evaluated by one plan."""
+
+    source: CollectionRef
+    digest: str
+    plan: str  # plan.PlanIdentity.key
+
+    def row(self) -> tuple[str, str, str, str]:
+        return (self.source.backend, str(self.source), self.digest, self.plan)
+
+
+@dataclass(frozen=True)
+class ExternalRun:
+    """Where a version's eval runs outside this process (kept before waiting on it, so a restarted
+    watcher follows the same run instead of starting a second)."""
+
+    kind: Literal["determined"]
+    id: int
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.id}"
+
+    @classmethod
+    def parse(cls, text: str) -> ExternalRun:
+        kind, _, number = text.partition(":")
+        if kind != "determined" or not number.isdigit():
+            raise ValueError(f"not an external run id: {text[:60]!r}")
+        return cls("determined", int(number))
 
 
 class Entry(BaseModel):
     """One version's row in the ledger."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
 
-    registry: str
-    collection: str  # the watched reference without an alias, e.g. local-registry/tiny
+    registry: Backend
+    source: CollectionRef  # the watched collection (its `name` is the collection everywhere else)
     digest: str
-    plan_hash: str
+    plan: str
     version: str
     number: int  # N of vN: the order versions were registered in
-    ref: str  # pinned to the version
+    ref: CheckpointRef  # pinned to the version
     role: Role
     state: State
-    attempts: int
+    attempts: int  # eval attempts that ended (one cut short by a dead watcher does not count)
     next_attempt_at: float
     claimed_by: str | None
     lease_until: float
-    decision: str | None  # JSON: the comparison and why it was promoted or held
+    decision: Decision | None  # why it was promoted, held, made the baseline, or failed
     error: str | None
     created_at: float
     updated_at: float
-    external: str | None = None  # where the eval runs outside this process: "determined:<experiment id>"
+    external: ExternalRun | None = None
+
+    @field_validator("decision", mode="before")
+    @classmethod
+    def _decision_text(cls, value: Any) -> Any:
+        return Decision.model_validate_json(value) if isinstance(value, str | bytes) else value
+
+    @field_validator("external", mode="before")
+    @classmethod
+    def _external_text(cls, value: Any) -> Any:
+        return ExternalRun.parse(value) if isinstance(value, str) else value
 
     @property
-    def key(self) -> tuple[str, str, str, str]:
-        return (self.registry, self.collection, self.digest, self.plan_hash)
+    def key(self) -> LedgerKey:
+        return LedgerKey(self.source, self.digest, self.plan)
+
+    @property
+    def id(self) -> VersionId:
+        return VersionId(self.source, self.version, self.digest)
 
 
 def new_owner() -> str:
@@ -97,6 +154,15 @@ def _owner_dead(owner: str | None) -> bool:
     return False
 
 
+def _stored(value: object) -> object:
+    """A field as its SQLite column holds it."""
+    if isinstance(value, BaseModel):
+        return value.model_dump_json()
+    if isinstance(value, ExternalRun | CollectionRef | CheckpointRef):
+        return str(value)
+    return value
+
+
 class Ledger:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -104,18 +170,44 @@ class Ledger:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(versions)")}
-            if "external" not in columns:  # a ledger from before the Determined executor
-                with contextlib.suppress(sqlite3.OperationalError):  # another watcher added it first
-                    self._db.execute("ALTER TABLE versions ADD COLUMN external TEXT")
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise UserError(f"cannot open the watch ledger {self.path}: {exc}; check watch.ledger") from None
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()  # the webhook's threads share this connection with the loop
 
+    def _migrate(self) -> None:
+        """Create the tables, or bring a ledger of an earlier version up to this one (in place)."""
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "versions" in tables:
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(versions)")}
+            if "external" not in columns:  # a ledger from before the Determined executor
+                with contextlib.suppress(sqlite3.OperationalError):  # another watcher added it first
+                    self._db.execute("ALTER TABLE versions ADD COLUMN external TEXT")
+            for table in ("versions", "cursors"):  # version 1 named them collection and plan_hash
+                for old, new in (("collection", "source"), ("plan_hash", "plan")):
+                    with contextlib.suppress(sqlite3.OperationalError):
+                        self._db.execute(f"ALTER TABLE {table} RENAME COLUMN {old} TO {new}")
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(versions)")}
+            if columns != COLUMNS:
+                raise UserError(
+                    f"the watch ledger {self.path} has a 'versions' table this version cannot read (columns: "
+                    f"{', '.join(sorted(columns))}); point watch.ledger at another file or move it aside"
+                )
+        self._db.executescript(SCHEMA)
+        self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
     def close(self) -> None:
         self._db.close()
+
+    def _entry(self, row: sqlite3.Row) -> Entry:
+        try:
+            return Entry.model_validate(dict(row))
+        except (ValidationError, ValueError) as exc:
+            raise UserError(
+                f"the watch ledger {self.path} holds a row this version cannot read ({str(exc).splitlines()[0]}); "
+                "move the ledger aside (or point watch.ledger at a new file) and start again"
+            ) from None
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -134,37 +226,34 @@ class Ledger:
 
     # -- discovery ---------------------------------------------------------------------------
 
-    def cursor(self, collection: str, plan_hash: str) -> tuple[float, int] | None:
-        rows = self._read(
-            "SELECT started_at, seen FROM cursors WHERE collection=? AND plan_hash=?", (collection, plan_hash)
-        )
+    def cursor(self, source: CollectionRef, plan: str) -> tuple[float, int] | None:
+        rows = self._read("SELECT started_at, seen FROM cursors WHERE source=? AND plan=?", (str(source), plan))
         return (rows[0]["started_at"], rows[0]["seen"]) if rows else None
 
-    def set_cursor(self, collection: str, plan_hash: str, seen: int) -> None:
+    def set_cursor(self, source: CollectionRef, plan: str, seen: int) -> None:
         with self._transaction() as db:
             db.execute(
-                "INSERT INTO cursors VALUES (?, ?, ?, ?) ON CONFLICT(collection, plan_hash) "
+                "INSERT INTO cursors VALUES (?, ?, ?, ?) ON CONFLICT(source, plan) "
                 "DO UPDATE SET seen=max(seen, excluded.seen)",
-                (collection, plan_hash, time.time(), seen),
+                (str(source), plan, time.time(), seen),
             )
 
-    def discover(
-        self, registry: str, collection: str, digest: str, plan_hash: str, version: str, number: int, ref: str,
-        role: Role = "candidate",
-    ) -> bool:  # fmt: skip
+    def discover(self, key: LedgerKey, *, version: str, ref: CheckpointRef, role: Role = "candidate") -> bool:
         """Record a version; False when the ledger has it already (for this plan)."""
+        from eval_orchestrator.refs import version_number
+
         now = time.time()
         with self._transaction() as db:
             done = db.execute(
-                "INSERT OR IGNORE INTO versions (registry, collection, digest, plan_hash, version, number, ref, role,"
+                "INSERT OR IGNORE INTO versions (registry, source, digest, plan, version, number, ref, role,"
                 " state, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'discovered', ?, ?)",
-                (registry, collection, digest, plan_hash, version, number, ref, role, now, now),
+                (*key.row(), version, version_number(version), str(ref), role, now, now),
             )
             return done.rowcount == 1
 
     # -- claims ------------------------------------------------------------------------------
 
-    def claim(self, owner: str, lease: float, keys: list[tuple[str, str, str, str]] | None = None) -> Entry | None:
+    def claim(self, owner: str, lease: float, keys: list[LedgerKey] | None = None) -> Entry | None:
         """Take the next unfinished version nobody holds (baselines first, then in version order)."""
         now = time.time()
         with self._transaction() as db:
@@ -174,7 +263,7 @@ class Ledger:
                 (now,),
             ).fetchall()
             for row in rows:
-                entry = Entry(**dict(row))
+                entry = self._entry(row)
                 if keys is not None and entry.key not in keys:
                     continue
                 held = entry.claimed_by and entry.claimed_by != owner and entry.lease_until > now
@@ -182,8 +271,8 @@ class Ledger:
                     continue
                 db.execute(
                     "UPDATE versions SET claimed_by=?, lease_until=?, updated_at=? "
-                    "WHERE registry=? AND collection=? AND digest=? AND plan_hash=?",
-                    (owner, now + lease, now, *entry.key),
+                    "WHERE registry=? AND source=? AND digest=? AND plan=?",
+                    (owner, now + lease, now, *entry.key.row()),
                 )
                 return entry.model_copy(update={"claimed_by": owner, "lease_until": now + lease})
         return None
@@ -191,26 +280,40 @@ class Ledger:
     def renew(self, entry: Entry, owner: str, lease: float) -> None:
         with self._transaction() as db:
             db.execute(
-                "UPDATE versions SET lease_until=? WHERE registry=? AND collection=? AND digest=? AND plan_hash=?"
+                "UPDATE versions SET lease_until=? WHERE registry=? AND source=? AND digest=? AND plan=?"
                 " AND claimed_by=?",
-                (time.time() + lease, *entry.key, owner),
+                (time.time() + lease, *entry.key.row(), owner),
             )
 
-    def advance(self, entry: Entry, owner: str, state: State, **fields: object) -> Entry:
-        """Move a claimed version to ``state`` (releasing the claim when the state is final)."""
-        allowed = {"attempts", "next_attempt_at", "decision", "error", "role", "external"}
-        if not set(fields) <= allowed:
-            raise ValueError(f"unknown ledger fields {set(fields) - allowed}")
+    def advance(
+        self,
+        entry: Entry,
+        owner: str,
+        state: State,
+        *,
+        attempts: int | None = None,
+        next_attempt_at: float | None = None,
+        decision: Decision | None = None,
+        error: str | None = None,
+        external: ExternalRun | None = None,
+        clear: frozenset[str] = frozenset(),
+    ) -> Entry:
+        """Move a claimed version to ``state`` with the fields given (``clear``: fields set to NULL),
+        releasing the claim when the state is final or a retry is scheduled."""
+        given = {"attempts": attempts, "next_attempt_at": next_attempt_at, "decision": decision, "error": error,
+                 "external": external}  # fmt: skip
+        fields: dict[str, object] = {name: value for name, value in given.items() if value is not None}
+        fields.update(dict.fromkeys(clear & {"decision", "error", "external"}))
         now = time.time()
-        updates = {"state": state, "updated_at": now, **fields}
-        if state in TERMINAL or "next_attempt_at" in fields:
+        updates: dict[str, object] = {"state": state, "updated_at": now, **fields}
+        if state in TERMINAL or next_attempt_at is not None:
             updates.update(claimed_by=None, lease_until=0)
         assignments = ", ".join(f"{name}=?" for name in updates)
         with self._transaction() as db:
             done = db.execute(
-                f"UPDATE versions SET {assignments} WHERE registry=? AND collection=? AND digest=? AND plan_hash=?"
+                f"UPDATE versions SET {assignments} WHERE registry=? AND source=? AND digest=? AND plan=?"
                 " AND claimed_by=?",
-                (*updates.values(), *entry.key, owner),
+                (*(_stored(value) for value in updates.values()), *entry.key.row(), owner),
             )
             if done.rowcount != 1:
                 raise RuntimeError(f"lost the claim on {entry.ref} to another watcher")
@@ -219,17 +322,17 @@ class Ledger:
     def release(self, entry: Entry, owner: str) -> None:
         with self._transaction() as db:
             db.execute(
-                "UPDATE versions SET claimed_by=NULL, lease_until=0 WHERE registry=? AND collection=? AND digest=?"
-                " AND plan_hash=? AND claimed_by=?",
-                (*entry.key, owner),
+                "UPDATE versions SET claimed_by=NULL, lease_until=0 WHERE registry=? AND source=? AND digest=?"
+                " AND plan=? AND claimed_by=?",
+                (*entry.key.row(), owner),
             )
 
     # -- reading -----------------------------------------------------------------------------
 
-    def get(self, key: tuple[str, str, str, str]) -> Entry | None:
-        rows = self._read("SELECT * FROM versions WHERE registry=? AND collection=? AND digest=? AND plan_hash=?", key)
-        return Entry(**dict(rows[0])) if rows else None
+    def get(self, key: LedgerKey) -> Entry | None:
+        rows = self._read("SELECT * FROM versions WHERE registry=? AND source=? AND digest=? AND plan=?", key.row())
+        return self._entry(rows[0]) if rows else None
 
     def entries(self, limit: int | None = None) -> list[Entry]:
         query = "SELECT * FROM versions ORDER BY updated_at DESC" + (f" LIMIT {int(limit)}" if limit else "")
-        return [Entry(**dict(row)) for row in self._read(query)]
+        return [self._entry(row) for row in self._read(query)]

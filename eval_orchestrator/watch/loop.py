@@ -4,22 +4,22 @@ ledger, then take each unfinished version through the pipeline; forever, or once
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from eval_orchestrator.errors import ConfigError
+from eval_orchestrator.errors import ConfigError, UserError
+from eval_orchestrator.notify import Notify, quiet
+from eval_orchestrator.refs import CheckpointRef, WatchTarget
+from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import RunConfig
 from eval_orchestrator.watch.decide import Pipeline
-from eval_orchestrator.watch.ledger import Entry, Ledger, new_owner
-from eval_orchestrator.watch.settings import WatchConfig
-from eval_orchestrator.watch.sources import Seen, Watched, list_versions, version_number
-
-Notify = Callable[[str], None]
+from eval_orchestrator.watch.ledger import Entry, Ledger, LedgerKey, new_owner
+from eval_orchestrator.watch.sources import Seen, list_versions
+from eval_orchestrator.watch_config import WatchConfig
 
 
 @dataclass
 class CycleReport:
-    discovered: list[str] = field(default_factory=list)  # refs new to the ledger this cycle
+    discovered: list[CheckpointRef] = field(default_factory=list)  # versions new to the ledger this cycle
     finished: list[Entry] = field(default_factory=list)  # versions that reached a final state
     retrying: list[Entry] = field(default_factory=list)  # failed evals waiting for another attempt
 
@@ -33,7 +33,7 @@ class CycleReport:
 
 
 class Watcher:
-    def __init__(self, config: RunConfig, notify: Notify = lambda _: None) -> None:
+    def __init__(self, config: RunConfig, notify: Notify = quiet) -> None:
         if config.watch is None:
             raise ConfigError("the run config has no 'watch:' section; add watch.collections (see README)")
         self.config = config
@@ -47,53 +47,49 @@ class Watcher:
 
             check_ready(config, self.watch.determined.context)  # before the first poll: nothing submitted yet
         self.notify = notify
-        self.watched = [Watched.parse(text) for text in self.watch.collections]
+        self.registries = Registries(config.store, notify)  # one W&B API session for every poll
+        for target in self.watch.collections:  # a collection that does not exist is a typo: refused now
+            self.registries.of(target.collection).list_versions(target.collection)
         self.ledger = Ledger(self.watch.ledger)
         self.owner = new_owner()
-        self.pipeline = Pipeline(config, self.watch, self.ledger, self.owner, notify)
-        from eval_orchestrator.orchestrate import Registries
+        self.pipeline = Pipeline(config, self.watch, self.ledger, self.owner, notify, self.registries)
 
-        self.registries = Registries(config.store, notify)  # one W&B API session for every poll
+    @property
+    def plan(self) -> str:
+        return self.pipeline.plan.key
 
-    def poll(self) -> list[str]:
+    def poll(self) -> list[CheckpointRef]:
         """List each watched collection once; record the versions to evaluate. Returns new refs."""
-        new: list[str] = []
-        for watched in self.watched:
-            seen = sorted(list_versions(watched, self.config.store, self.registries), key=lambda s: s.number)
-            new.extend(s.ref for s in self._select(watched, seen) if self._record(s))
+        new: list[CheckpointRef] = []
+        for target in self.watch.collections:
+            seen = sorted(list_versions(target, self.registries), key=lambda s: s.number)
+            new.extend(s.id.ref for s in self._select(target, seen) if self._record(target, s))
         return new
 
-    def _select(self, watched: Watched, seen: list[Seen]) -> list[Seen]:
+    def _select(self, target: WatchTarget, seen: list[Seen]) -> list[Seen]:
         """Apply watch.start: which of the listed versions this watcher is responsible for."""
-        plan = self.pipeline.plan_hash
         newest = max((s.number for s in seen), default=-1)
-        cursor = self.ledger.cursor(watched.collection, plan)
+        cursor = self.ledger.cursor(target.collection, self.plan)
         if cursor is None:  # the first start of this plan on this collection
             start = self.watch.start
             first = -1 if start == "all" else newest - 1 if start == "latest" else newest
-            self.ledger.set_cursor(watched.collection, plan, first)
+            self.ledger.set_cursor(target.collection, self.plan, first)
             cursor = (time.time(), first)
         return [s for s in seen if s.number > cursor[1]]
 
-    def _record(self, seen: Seen) -> bool:
-        return self.ledger.discover(
-            seen.registry, seen.collection, seen.digest, self.pipeline.plan_hash, seen.version, seen.number, seen.ref
-        )
+    def _record(self, target: WatchTarget, seen: Seen) -> bool:
+        key = LedgerKey(target.collection, seen.id.digest, self.plan)
+        return self.ledger.discover(key, version=seen.id.version, ref=seen.id.ref)
 
-    def enqueue(self, ref_text: str) -> Entry:
+    def enqueue(self, ref: CheckpointRef) -> Entry:
         """A version named from outside (a webhook): checked against the watched collections, recorded."""
-        from eval_orchestrator.errors import UserError
-        from eval_orchestrator.orchestrate import resolve_version
-        from eval_orchestrator.refs import parse_ref
-
-        ref = parse_ref(ref_text)
-        watched = next((w for w in self.watched if w.covers(ref)), None)
-        if watched is None:
-            raise UserError(f"{ref_text} is not in a watched collection ({', '.join(self.watch.collections)})")
-        resolved = resolve_version(ref_text, self.config.store, registries=self.registries)
-        number = version_number(resolved.version)
-        key = (ref.backend, watched.collection, resolved.digest, self.pipeline.plan_hash)
-        self.ledger.discover(*key[:3], self.pipeline.plan_hash, resolved.version, number, str(resolved.version_ref))
+        target = next((t for t in self.watch.collections if t.covers(ref)), None)
+        if target is None:
+            watched = ", ".join(str(t) for t in self.watch.collections)
+            raise UserError(f"{ref} is not in a watched collection ({watched})")
+        resolved = self.registries.resolve(ref)
+        key = LedgerKey(target.collection, resolved.digest, self.plan)
+        self.ledger.discover(key, version=resolved.version, ref=resolved.version_ref)
         entry = self.ledger.get(key)
         assert entry is not None
         return entry

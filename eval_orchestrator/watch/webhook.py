@@ -19,9 +19,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from eval_orchestrator.errors import OrchestratorError, UserError
+from eval_orchestrator.refs import CheckpointRef
 from eval_orchestrator.watch.ledger import Entry
 
-TOKEN_VARIABLE = "EVAL_ORCHESTRATOR_WEBHOOK_TOKEN"
 MAX_BODY = 64 * 1024
 
 
@@ -33,11 +33,12 @@ class WebhookPayload(BaseModel):
 
 
 def _entry_json(entry: Entry) -> dict[str, Any]:
-    return entry.model_dump(include={"collection", "version", "digest", "ref", "role", "state", "attempts", "error"})
+    fields = {"version", "digest", "ref", "role", "state", "attempts", "error"}
+    return {"collection": entry.ref.collection, **entry.model_dump(mode="json", include=fields)}
 
 
 def make_app(
-    token: str, enqueue: Callable[[str], Entry], recent: Callable[[], list[Entry]], wake: threading.Event
+    token: str, enqueue: Callable[[CheckpointRef], Entry], recent: Callable[[], list[Entry]], wake: threading.Event
 ) -> Any:
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
@@ -65,13 +66,14 @@ def make_app(
             reason = str(exc).splitlines()[0]
             return JSONResponse({"error": f"expected {{event_type, artifact_version_string}}: {reason}"}, 400)
         try:
-            entry = await run_in_threadpool(enqueue, payload.artifact_version_string)
+            ref = CheckpointRef.parse(payload.artifact_version_string)  # the edge: text from W&B, parsed once
+            entry = await run_in_threadpool(enqueue, ref)
         except UserError as exc:  # a ref we cannot parse, or outside the watched collections
             return JSONResponse({"error": str(exc)}, status_code=422)
         except OrchestratorError as exc:  # the registry did not answer
             return JSONResponse({"error": str(exc)}, status_code=503)
         wake.set()
-        return JSONResponse({"queued": entry.ref, "event_type": payload.event_type, "state": entry.state}, 202)
+        return JSONResponse({"queued": str(entry.ref), "event_type": payload.event_type, "state": entry.state}, 202)
 
     async def healthz(request: Request) -> JSONResponse:
         return JSONResponse({"ok": True})

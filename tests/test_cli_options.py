@@ -1,0 +1,94 @@
+"""Every option declared in `cli/options.py` reaches the config key it names: each flag is set alone
+on `run` (and the gate's on `compare`), and the config the command built is read back. A flag added
+to the spec without a key, or with a key that drops its value, fails here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from eval_orchestrator.cli import main
+from eval_orchestrator.cli.options import GATE_FLAGS, Flag
+from eval_orchestrator.cli.run import RUN
+
+# Options the command uses itself rather than as one config key, each with the test that covers it.
+HANDLED = {
+    "config_file": "the YAML itself (test_config.py)",
+    "lock_file": "test_lock.py",
+    "secrets": "test_secrets.py: --secret joins the config's secrets",
+    "tasks": "below: --task with -T",
+    "task_args": "below: --task with -T",
+    "model_args": "test_config.py: -M adds to the config's model args",
+    "as_json": "test_json_outputs.py",
+}
+
+
+def _at(tree: Any, path: tuple[str, ...]) -> Any:
+    for key in path:
+        tree = getattr(tree, key) if not isinstance(tree, dict) else tree[key]
+    return tree
+
+
+class Captured(BaseException):
+    """Not an Exception: it passes through the CLI's error handling, as nothing of ours raises it."""
+
+
+@pytest.fixture
+def captured(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """`run` stops where it would start work, with the config it built."""
+    seen: dict[str, Any] = {}
+
+    def stop(config: Any, **_: Any) -> None:
+        seen["config"] = config
+        raise Captured
+
+    monkeypatch.setattr("eval_orchestrator.orchestrate.run", stop)
+    return seen
+
+
+BASE = ("run", "--checkpoint", "local-registry/c:v0", "--task", "t.py@t")
+
+
+def test_every_run_option_has_a_key_and_an_example_or_is_handled() -> None:
+    unplaced = [f.name for f in RUN if (f.path is None or f.example is None) and f.name not in HANDLED]
+    assert unplaced == []
+    assert len({f.name for f in RUN}) == len(RUN)  # no option declared twice
+
+
+@pytest.mark.parametrize("flag", [f for f in RUN if f.path and f.example], ids=lambda f: f.decls[0])
+def test_each_run_option_reaches_its_config_key(flag: Flag, captured: dict[str, Any], tmp_path: Path) -> None:
+    assert flag.example is not None and flag.path is not None
+    args, expected = flag.example
+    base = BASE if flag.name != "checkpoints" else ("run", "--task", "t.py@t")
+    with pytest.raises(Captured):
+        CliRunner().invoke(main, [*base, *args])
+    value = _at(captured["config"], flag.path)
+    if flag.path == ("checkpoints",):
+        value = [str(ref) for ref in value]
+    assert value == expected
+
+
+def test_task_args_go_with_the_task_specs(captured: dict[str, Any]) -> None:
+    with pytest.raises(Captured):
+        CliRunner().invoke(main, [*BASE, "-T", "n=3", "-T", "lang=fr"])
+    [task] = captured["config"].tasks
+    assert (task.spec, task.args) == ("t.py@t", {"n": 3, "lang": "fr"})
+
+
+@pytest.mark.parametrize("flag", GATE_FLAGS, ids=lambda f: f.decls[0])
+def test_each_gate_option_reaches_the_compare_options(flag: Flag, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, Any] = {}
+
+    def stop(base: Any, cand: Any, options: Any, **_: Any) -> None:
+        seen["options"] = options
+        raise Captured
+
+    monkeypatch.setattr("eval_orchestrator.comparison.compare.compare", stop)
+    assert flag.example is not None and flag.path is not None
+    args, expected = flag.example
+    with pytest.raises(Captured):
+        CliRunner().invoke(main, ["compare", "local-registry/c:v0", "local-registry/c:v1", *args])
+    assert _at(seen["options"], flag.path) == expected

@@ -80,7 +80,7 @@ REAL_WANDB_PROJECT = os.environ.get("EVAL_ORCHESTRATOR_TEST_WANDB_PROJECT")  # "
 @pytest.fixture
 def wandb_server(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """The loopback W&B-protocol server, with WANDB_BASE_URL and a valid WANDB_API_KEY pointing at it."""
-    from tests.wandb_server import API_KEY, Server
+    from tests.servers.wandb_server import API_KEY, Server
 
     server = Server().start()
     monkeypatch.setenv("WANDB_BASE_URL", server.url)
@@ -95,7 +95,7 @@ def wandb_server(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-de
 @pytest.fixture
 def unreachable_wandb(monkeypatch: pytest.MonkeyPatch) -> str:
     """WANDB_BASE_URL at a loopback port nothing listens on (and a well-formed key): W&B is down."""
-    from tests.wandb_server import Server
+    from tests.servers.wandb_server import Server
 
     server = Server()  # bound, then closed
     url = server.url
@@ -107,7 +107,7 @@ def unreachable_wandb(monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture(scope="session")
 def moto_s3():  # type: ignore[no-untyped-def]
-    from tests.s3_server import MotoS3
+    from tests.servers.s3_server import MotoS3
 
     server = MotoS3()
     yield server
@@ -122,7 +122,7 @@ def s3(moto_s3, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def
     """
     import boto3
 
-    from tests.s3_server import FaultProxy
+    from tests.servers.s3_server import FaultProxy
 
     moto_s3.reset()
     proxy = FaultProxy(moto_s3.url).start()

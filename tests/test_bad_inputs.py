@@ -1,5 +1,6 @@
-"""The bad-input corpus (tests/bad_input_cases.py) through the real CLI: every case must exit
-non-zero with the taxonomy's code and exactly one `error:` line, with no traceback, and leave the
+"""The bad-input corpus (tests/bad_input_cases.py) through the real CLI (its command group, in this
+process: the corpus tests what the commands do with bad input, not the interpreter): every case must
+exit non-zero with the taxonomy's code and exactly one `error:` line, with no traceback, and leave the
 registry and the store as they were. The counts (tried / clean / tracebacks / wrong exit / silent)
 are printed."""
 
@@ -7,14 +8,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from tests.bad_input_cases import CASES, Case
+from tests.cli import Completed, invoke
 
 CLI = [sys.executable, "-m", "eval_orchestrator.cli"]
 
@@ -25,13 +25,14 @@ def _registry(base: Path) -> Path:
         src = base / f"src-{skill}"
         src.mkdir()
         (src / "skill.txt").write_text(str(skill))
-        env = {**os.environ, "EVAL_ORCHESTRATOR_REGISTRY": str(base / "registry")}
-        done = subprocess.run([*CLI, "registry", "add", str(src), "--name", "c"], env=env, capture_output=True)
+        done = invoke(
+            "registry", "add", str(src), "--name", "c", env={"EVAL_ORCHESTRATOR_REGISTRY": str(base / "registry")}
+        )
         assert done.returncode == 0, done.stderr
     return base / "registry"
 
 
-def _attempt(case: Case, shared: Path, root: Path) -> tuple[Case, subprocess.CompletedProcess[str]]:
+def _attempt(case: Case, shared: Path, root: Path) -> tuple[Case, Completed]:
     root.mkdir(parents=True)
     registry = shared
     if case.setup is not None:
@@ -39,7 +40,6 @@ def _attempt(case: Case, shared: Path, root: Path) -> tuple[Case, subprocess.Com
         shutil.copytree(shared, registry)
         case.setup(root)
     env = {
-        **os.environ,
         "EVAL_ORCHESTRATOR_REGISTRY": str(registry),
         "WANDB_ARTIFACT_DIR": str(root / "store"),
         "WANDB_DIR": str(root / "wb"),
@@ -49,20 +49,13 @@ def _attempt(case: Case, shared: Path, root: Path) -> tuple[Case, subprocess.Com
     for name, value in case.env.items():
         if value and not os.path.isabs(value) and (root / value).exists():
             env[name] = str(root / value)  # a file of the case's own folder
-    done = subprocess.run([*CLI, *case.args], cwd=root, env=env, capture_output=True, text=True, timeout=300)
-    return case, done
+    return case, invoke(*case.args, env=env, cwd=root)
 
 
 def test_the_bad_input_corpus(tmp_path: Path) -> None:
     shared = _registry(tmp_path / "base")
-    before = subprocess.run(
-        [*CLI, "registry", "ls", "--json"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "EVAL_ORCHESTRATOR_REGISTRY": str(shared)},
-    ).stdout
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda ic: _attempt(ic[1], shared, tmp_path / f"case-{ic[0]}"), enumerate(CASES)))
+    before = invoke("registry", "ls", "--json", env={"EVAL_ORCHESTRATOR_REGISTRY": str(shared)}).stdout
+    results = [_attempt(case, shared, tmp_path / f"case-{index}") for index, case in enumerate(CASES)]
     tally = {"tried": len(results), "clean": 0, "tracebacks": 0, "wrong exit": 0, "silent": 0}
     problems = []
     for case, done in results:
@@ -80,12 +73,7 @@ def test_the_bad_input_corpus(tmp_path: Path) -> None:
     print(f"\nbad-input corpus: {tally}")
     assert len(CASES) >= 100
     assert not problems, "\n".join(problems)
-    after = subprocess.run(
-        [*CLI, "registry", "ls", "--json"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "EVAL_ORCHESTRATOR_REGISTRY": str(shared)},
-    ).stdout
+    after = invoke("registry", "ls", "--json", env={"EVAL_ORCHESTRATOR_REGISTRY": str(shared)}).stdout
     assert after == before  # the shared registry is as it was: nothing half-written
     assert not list(shared.rglob(".add-*"))
 

@@ -11,15 +11,15 @@ import pytest
 from click.testing import CliRunner
 
 from eval_orchestrator.cli import main
+from tests.cli import Completed, invoke
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "eval_orchestrator.cli", *args], capture_output=True, text=True, timeout=300
-    )
+def cli(*args: str, env: dict[str, str] | None = None) -> Completed:
+    """The CLI in this process (tests/cli.py): the logic, without 4-6 s of imports per call."""
+    return invoke(*args, env=env)
 
 
-def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str, code: int = 2) -> None:
+def assert_one_line_error(result: Completed, fragment: str, code: int = 2) -> None:
     """One `error:` line on stderr naming ``fragment``, no traceback, and the taxonomy's exit ``code``."""
     assert result.returncode == code, result.stderr
     lines = [line for line in result.stderr.splitlines() if line.strip()]

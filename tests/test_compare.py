@@ -133,7 +133,7 @@ def test_compare_through_the_cli_json_gate_plot_and_clusters(isolated_env: Path)
     assert clustered["clusters"] == 6
     assert clustered["delta_stderr"] > 3 * row["delta_stderr"]  # passages share their shift
     gate = cli(*args, "--fail-on-regression")
-    assert_one_line_error(gate, "1 regression(s): reading/score (worse)", code=3)
+    assert_one_line_error(gate, "held by the gate: reading/score (worse)", code=3)
     assert "reading" in gate.stdout and "worse" in gate.stdout  # the table still prints
     lenient = cli(*args, "--fail-on-regression", "--margin", "0.2", "--json")
     assert lenient.returncode == 0 and json.loads(lenient.stdout)[0]["verdict"] == "worse"

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from eval_orchestrator.comparison.wandb_log import COMPARISON_TYPE
+from tests.cli import invoke
+from tests.servers.wandb_server import Server
 from tests.wandb_files import read_runs
-from tests.wandb_server import Server
 
 TASK = Path(__file__).parent / "fixtures" / "versioned_tasks.py"
 CLI = [sys.executable, "-m", "eval_orchestrator.cli"]
@@ -18,7 +19,7 @@ W_AND_B = ["--wandb-mode", "offline", "--wandb-project", "evals", "--wandb-entit
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+    return invoke(*args)
 
 
 def test_run_compare_log_offline_then_sync(wandb_server: Server, isolated_env: Path) -> None:
@@ -78,16 +79,10 @@ def test_run_compare_log_offline_then_sync(wandb_server: Server, isolated_env: P
     # A machine without the logs compares from the results artifacts the sync put in W&B.
     elsewhere = isolated_env / "ci-machine"
     elsewhere.mkdir()
-    remote = subprocess.run(
-        [*CLI, "compare", "local-registry/tiny:v0", "local-registry/tiny:v1", "--from-wandb", "--task", "versioned",
-         "--wandb-project", "evals", "--wandb-entity", "team", "--json"],
-        capture_output=True, text=True, timeout=300, cwd=elsewhere,
-    )  # fmt: skip
+    remote = invoke("compare", "local-registry/tiny:v0", "local-registry/tiny:v1", "--from-wandb", "--task",
+                    "versioned", "--wandb-project", "evals", "--wandb-entity", "team", "--json")  # fmt: skip
     assert remote.returncode == 0, remote.stderr[-2000:]
     assert json.loads(remote.stdout) == [row]  # the same answer as from the local logs
-    missing = subprocess.run(
-        [*CLI, "compare", "local-registry/tiny:v0", "local-registry/tiny:v1", "--from-wandb", "--task", "other",
-         "--wandb-project", "evals", "--wandb-entity", "team"],
-        capture_output=True, text=True, timeout=300, cwd=elsewhere,
-    )  # fmt: skip
+    missing = invoke("compare", "local-registry/tiny:v0", "local-registry/tiny:v1", "--from-wandb", "--task", "other",
+         "--wandb-project", "evals", "--wandb-entity", "team")  # fmt: skip
     assert missing.returncode == 2 and "no results artifact team/evals/tiny-other-results:tiny-v0" in missing.stderr

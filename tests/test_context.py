@@ -3,12 +3,11 @@ bare IndexError); the quickstart's checkpoint is built with a 2,048-position con
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli import invoke
 from tests.test_cli import cli
 
 LONG = f"{Path(__file__).parent / 'fixtures' / 'long_prompt_tasks.py'}@long_prompt"
@@ -21,11 +20,8 @@ def test_a_prompt_past_the_context_says_so(isolated_env: Path) -> None:
 
     short = build_checkpoint(isolated_env / "short", positions=64)
     assert cli("registry", "add", str(short), "--name", "short").returncode == 0
-    done = subprocess.run(
-        [sys.executable, "-m", "eval_orchestrator.cli", "run", "--checkpoint", "local-registry/short",
-         "--task", LONG, "--max-tokens", "8", "--display", "none"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = invoke("run", "--checkpoint", "local-registry/short",
+         "--task", LONG, "--max-tokens", "8", "--display", "none")  # fmt: skip
     assert done.returncode == 1, done.stderr[-3000:]
     [line] = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert "the checkpoint's context is 64 positions" in line and "max_tokens 8" in line

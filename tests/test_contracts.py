@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,6 +12,7 @@ import pytest
 from eval_orchestrator.errors import SpoolError
 from eval_orchestrator.job import METADATA_KEY, EvalMetadata, Job, TrackingSettings
 from eval_orchestrator.spool import LineageRecord, ResultsFiles, Spool, append_history, read_history
+from tests.cli import invoke
 
 JOB = Job(
     collection="tiny",
@@ -116,12 +115,7 @@ def test_sync_on_a_malformed_spool_exits_2_with_one_line(tmp_path: Path, monkeyp
     spool.root.mkdir(parents=True)
     spool.lineage_file.write_text(json.dumps({"job_key": "k", "mode": "offline"}) + "\n")
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
-    done = subprocess.run(
-        [sys.executable, "-m", "eval_orchestrator.cli", "sync", "--wandb-dir", str(tmp_path / "wbdir")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = invoke("sync", "--wandb-dir", str(tmp_path / "wbdir"))
     assert done.returncode == 2, done.stderr
     lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and "lineage.jsonl" in lines[0], done.stderr
@@ -137,12 +131,7 @@ def test_sync_finds_the_spool_through_the_run_config(tmp_path: Path, monkeypatch
     spool = Spool(wandb_dir)
     spool.root.mkdir(parents=True)
     spool.lineage_file.write_text("{}\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "eval_orchestrator.cli", "sync", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = invoke("sync", "--config", str(config))
     # It found the spool named by the YAML (and refused its record), not "nothing to sync" under '.'.
     assert done.returncode == 2 and str(spool.lineage_file) in done.stderr, done.stderr
 
@@ -157,3 +146,34 @@ def test_the_options_passed_to_eval_set_are_its_parameters() -> None:
     parameters = set(inspect.signature(eval_set).parameters)
     assert set(InspectOptions.PASSED_TO_EVAL_SET) <= parameters
     assert set(InspectOptions().eval_set_args()) <= parameters
+
+
+def test_job_keys_run_ids_and_plan_keys_are_what_they_always_were() -> None:
+    """Recomputed here from their formulas, independently of the code: a refactor that changed one
+    would send every re-run to a new W&B run, re-run finished evals, and re-evaluate watched versions."""
+    import hashlib
+    import json as json_module
+
+    from eval_orchestrator.config import build_config
+    from eval_orchestrator.job import Job
+    from eval_orchestrator.plan import plan_identity
+    from eval_orchestrator.tracking.rows import run_id
+
+    def canonical(value: object) -> str:
+        return json_module.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+    job = Job.model_validate(
+        {"collection": "tiny", "version": "v1", "digest": "d" * 32, "ref": "local-registry/tiny:v1",
+         "requested_ref": "local-registry/tiny:latest", "task_spec": "t.py@t", "task_name": "t",
+         "task_args": {"n": 2}}
+    )  # fmt: skip
+    expected = hashlib.sha256(canonical(["tiny", "v1", "d" * 32, "t", {"n": 2}]).encode()).hexdigest()[:16]
+    assert job.key == expected
+    assert run_id(job.key) == hashlib.sha256(expected.encode()).hexdigest()[:20]
+    assert str(job.ref) == "local-registry/tiny:v1" and job.model_dump(mode="json")["ref"] == "local-registry/tiny:v1"
+
+    config = build_config(base={"checkpoints": ["local-registry/tiny"], "tasks": ["t.py@t"]})
+    inspect = config.inspect.model_dump(exclude={"log_dir", "display"})
+    tree = config.model_dump(include={"tasks", "model", "hooks"})
+    assert plan_identity(config).key == hashlib.sha256(canonical([tree, inspect]).encode()).hexdigest()[:16]
+    assert plan_identity(config).folder == ""  # a default plan keeps its logs where they always were

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import invoke
 from tests.test_cli import assert_one_line_error
 
 CLI = [sys.executable, "-m", "eval_orchestrator.cli"]
@@ -34,14 +35,14 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 
 def cli(*args: str, store: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "WANDB_ARTIFACT_DIR": str(store)}
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120, env=env)
+    return invoke(*args, env=env)
 
 
 def register(root: Path, name: str, size: int) -> str:
     source = root / f"src-{name}"
     source.mkdir()
     (source / "weights.bin").write_bytes(os.urandom(size))
-    done = subprocess.run([*CLI, "registry", "add", str(source), "--name", name], capture_output=True, text=True)
+    done = invoke("registry", "add", str(source), "--name", name)
     assert done.returncode == 0, done.stderr
     return f"local-registry/{name}"
 
@@ -49,7 +50,7 @@ def register(root: Path, name: str, size: int) -> str:
 def digest(ref: str) -> str:
     import json
 
-    listed = subprocess.run([*CLI, "registry", "ls", ref.split("/")[1], "--json"], capture_output=True, text=True)
+    listed = invoke("registry", "ls", ref.split("/")[1], "--json")
     return str(json.loads(listed.stdout)[-1]["digest"])
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 from inspect_ai.log import read_eval_log
 
+from tests.cli import invoke
 from tests.test_cli import assert_one_line_error, cli
 
 SKILL = Path(__file__).parent / "fixtures" / "skill_tasks.py"
@@ -19,15 +18,12 @@ def test_generation_limits_samples_epochs_and_roles_reach_inspect(isolated_env: 
     source.mkdir()
     (source / "skill.txt").write_text("3")
     assert cli("registry", "add", str(source), "--name", "tiny").returncode == 0
-    done = subprocess.run(
-        [sys.executable, "-m", "eval_orchestrator.cli", "run", "--checkpoint", "local-registry/tiny:v0",
+    done = invoke("run", "--checkpoint", "local-registry/tiny:v0",
          "--task", f"{SKILL}@skill", "--model", "mockllm/{path}", "--log-dir", "logs", "--display", "none",
          "--max-tokens", "7", "--temperature", "0.3", "--top-p", "0.9", "--seed", "42", "--max-connections", "3",
          "--timeout", "50", "--sample-id", "1,2", "--sample-id", "5", "--epochs", "2", "--epochs-reducer", "max",
          "--time-limit", "600", "--message-limit", "20", "--token-limit", "10000",
-         "--model-role", "grader=mockllm/{version}", "--json"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+         "--model-role", "grader=mockllm/{version}", "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     [outcome] = json.loads(done.stdout)
     header = read_eval_log(outcome["log"], header_only=True)

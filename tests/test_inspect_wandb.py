@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.servers.wandb_server import API_KEY, Server
+from tests.servers.weave_server import WeaveServer
 from tests.test_cli import assert_one_line_error, cli
-from tests.wandb_server import API_KEY, Server
-from tests.weave_server import WeaveServer
 
 OVERLAY = Path(sys.prefix) / "evals" / "site-packages"
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -4,18 +4,18 @@ reference), checked here key by key through the real CLI, on stdout alone."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
-from tests.wandb_server import Server
+from tests.cli import invoke
+from tests.servers.wandb_server import Server
 
 SKILL = Path(__file__).parent / "fixtures" / "skill_tasks.py"
 CLI = [sys.executable, "-m", "eval_orchestrator.cli"]
 
 
 def out(*args: str, code: int = 0) -> object:
-    done = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+    done = invoke(*args)
     assert done.returncode == code, done.stderr[-3000:]
     return json.loads(done.stdout)
 
@@ -29,7 +29,7 @@ def test_each_listing_has_its_schema(isolated_env: Path, wandb_server: Server) -
     source = isolated_env / "ckpt"
     source.mkdir()
     (source / "skill.txt").write_text("4")
-    assert subprocess.run([*CLI, "registry", "add", str(source), "--name", "tiny", "--alias", "prod"]).returncode == 0
+    assert invoke("registry", "add", str(source), "--name", "tiny", "--alias", "prod").returncode == 0
     plan = isolated_env / "plan.yaml"
     plan.write_text(json.dumps({
         "checkpoints": ["local-registry/tiny:prod"], "tasks": [f"{SKILL}@skill"], "model": {"name": "mockllm/{path}"},

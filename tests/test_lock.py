@@ -7,14 +7,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
+from tests.cli import invoke
+from tests.servers.wandb_server import Server
 from tests.test_cli import assert_one_line_error, cli
 from tests.wandb_files import read_runs
-from tests.wandb_server import Server
 
 SKILL = Path(__file__).parent / "fixtures" / "skill_tasks.py"
 
@@ -38,8 +38,7 @@ def write_plan(root: Path, checkpoint: str) -> Path:
 
 
 def run_locked(lock: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "eval_orchestrator.cli", "run", "--locked", str(lock), "--json"],
-                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    return invoke("run", "--locked", str(lock), "--json")  # fmt: skip
 
 
 def test_a_locked_run_evaluates_the_pinned_version_after_the_alias_moved(isolated_env: Path) -> None:

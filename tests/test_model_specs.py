@@ -5,9 +5,6 @@ through an entry point, and `openai-api/...` against a loopback OpenAI-compatibl
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,18 +14,18 @@ from typing import Any, ClassVar
 import pytest
 from inspect_ai.log import read_eval_log
 
+from tests.cli import Completed, invoke, spawn
 from tests.test_cli import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TASK = f"{FIXTURES / 'generate_task.py'}@ask"
 
 
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "eval_orchestrator.cli", "run", "--checkpoint", "local-registry/tiny", "--task", TASK,
-         "--display", "none", "--json", *args],
-        capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
-    )  # fmt: skip
+def run(*args: str, env: dict[str, str] | None = None) -> Completed:
+    """`run` in this process; with a PYTHONPATH in ``env`` (a provider's entry point to discover), as its
+    own process: Inspect reads the installed entry points once per process."""
+    full = ("run", "--checkpoint", "local-registry/tiny", "--task", TASK, "--display", "none", "--json", *args)
+    return spawn(*full, env=env) if env and "PYTHONPATH" in env else invoke(*full, env=env)
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ from pathlib import Path
 from eval_orchestrator import orchestrate
 from eval_orchestrator.config import build_config
 from eval_orchestrator.tracking.rows import run_id
+from tests.servers.wandb_server import Server
 from tests.test_run_mockllm import CAPITALS_SPEC, expected_accuracy, mock_outputs
-from tests.wandb_server import Server
 
 FILES = {"config.json": b'{"n_layer": 2}', "weights.bin": b"w" * 5000}
 
@@ -121,7 +121,7 @@ def test_results_are_committed_to_the_hub_and_the_url_recorded(wandb_server: Ser
     import subprocess
     import sys
 
-    from tests.hf_server import TOKEN, HubServer
+    from tests.servers.hf_server import TOKEN, HubServer
 
     hub = HubServer().start()
     try:

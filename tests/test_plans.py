@@ -5,10 +5,9 @@ version's folder, where eval_set tells their logs apart; and a re-run of a plan 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
+from tests.cli import invoke
 from tests.test_cli import cli
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -17,11 +16,8 @@ DICT = f"{FIXTURES / 'dict_score_tasks.py'}@agent"
 
 
 def run(*args: str) -> list[dict[str, object]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "eval_orchestrator.cli", "run", "--checkpoint", "local-registry/tiny",
-         "--model", "mockllm/{path}", "--log-dir", "logs", "--display", "none", "--json", *args],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    done = invoke("run", "--checkpoint", "local-registry/tiny",
+         "--model", "mockllm/{path}", "--log-dir", "logs", "--display", "none", "--json", *args)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     return list(json.loads(done.stdout))
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.servers.wandb_server import ORG_ENTITY, VIEWER, Server
 from tests.test_cli import assert_one_line_error, cli
 from tests.trees import read_tree
-from tests.wandb_server import ORG_ENTITY, VIEWER, Server
 
 
 def _add_local(checkpoint_dir: Path) -> dict[str, object]:

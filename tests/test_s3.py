@@ -18,7 +18,7 @@ import pytest
 from eval_orchestrator import orchestrate
 from eval_orchestrator.errors import UserError, VerificationFailed
 from eval_orchestrator.registry.factory import local_registry
-from tests.s3_server import FaultProxy
+from tests.servers.s3_server import FaultProxy
 from tests.test_cli import assert_one_line_error, cli
 from tests.trees import read_tree
 

@@ -7,16 +7,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
+from tests.cli import Completed, invoke
+from tests.servers.wandb_server import Server
 from tests.test_cli import assert_one_line_error
-from tests.wandb_server import Server
 
 PLANT = "PLANTED-8f3a9c2e-do-not-leak"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -59,8 +58,8 @@ def server_leaks(server: Server) -> list[str]:
     return found
 
 
-def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
+def cli(*args: str, env: dict[str, str] | None = None) -> Completed:
+    return invoke(*args, env=env)
 
 
 @pytest.fixture
@@ -73,7 +72,7 @@ def registered(isolated_env: Path) -> str:
     return "local-registry/tiny"
 
 
-def _run(ref: str, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _run(ref: str, *extra: str, env: dict[str, str] | None = None) -> Completed:
     return cli(
         "run", "--checkpoint", ref, "--task", SECRET_TASK, "--model", "mockllm/model",
         "--display", "none", "--json", *extra, env=env,

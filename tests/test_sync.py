@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -12,18 +11,16 @@ import pytest
 
 from eval_orchestrator.jsonl import read_jsonl
 from eval_orchestrator.tracking.rows import run_id
+from tests.cli import CLI, Completed, invoke, spawn
+from tests.servers.wandb_server import Server
 from tests.test_online_tracking import FILES
-from tests.wandb_server import Server
 
 SLOW = Path(__file__).parent / "fixtures" / "slow_tasks.py"
 
 
-CLI = [sys.executable, "-m", "eval_orchestrator.cli"]
-
-
 def _run_args(isolated_env: Path, count: int, delay: float, checkpoint: str) -> list[str]:
     return [
-        *CLI, "run", "--checkpoint", checkpoint,
+        "run", "--checkpoint", checkpoint,
         "--task", f"{SLOW}@slow", "-T", f"count={count}", "-T", f"delay={delay}", "-T",
         f"record={isolated_env / 'solved.txt'}", "--model", "mockllm/model", "--max-samples", "1",
         "--log-dir", str(isolated_env / "logs"), "--wandb-mode", "online", "--wandb-project", "evals",
@@ -33,13 +30,14 @@ def _run_args(isolated_env: Path, count: int, delay: float, checkpoint: str) -> 
 
 def _run(
     isolated_env: Path, count: int = 3, delay: float = 0.0, checkpoint: str = "team/models/tiny:prod"
-) -> subprocess.CompletedProcess[str]:
-    args = _run_args(isolated_env, count, delay, checkpoint)
-    return subprocess.run(args, capture_output=True, text=True, timeout=300)
+) -> Completed:
+    # Its own process, as in use: a run whose W&B init failed leaves the run id held by the SDK's
+    # service until the process ends, and `sync` (in this process) must find it free.
+    return spawn(*_run_args(isolated_env, count, delay, checkpoint))
 
 
-def _sync() -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, "sync"], capture_output=True, text=True, timeout=300)
+def _sync() -> Completed:
+    return invoke("sync")
 
 
 def _results(server: Server) -> list[object]:
@@ -61,7 +59,7 @@ def test_unreachable_at_start_runs_offline_then_sync_uploads_and_replays_lineage
     if outage == "everything":
         # Every request gets a 503 (found before wandb.init). The model comes from the local
         # registry, since W&B cannot resolve one: no W&B lineage to replay, only the upload.
-        assert subprocess.run([*CLI, "registry", "add", str(checkpoint_dir), "--name", "tiny"]).returncode == 0
+        assert invoke("registry", "add", str(checkpoint_dir), "--name", "tiny").returncode == 0
         checkpoint, lineage = "local-registry/tiny:latest", 0
         state.faults.down = True
     else:
@@ -103,7 +101,7 @@ def test_a_sync_killed_halfway_completes_on_the_next_call(
     import yaml
 
     state = wandb_server.state
-    assert subprocess.run([*CLI, "registry", "add", str(checkpoint_dir), "--name", "tiny"]).returncode == 0
+    assert invoke("registry", "add", str(checkpoint_dir), "--name", "tiny").returncode == 0
     config = isolated_env / "run.yaml"
     config.write_text(
         yaml.safe_dump(
@@ -117,7 +115,7 @@ def test_a_sync_killed_halfway_completes_on_the_next_call(
         )
     )
     state.faults.down = True
-    done = subprocess.run([*CLI, "run", "--config", str(config)], capture_output=True, text=True, timeout=300)
+    done = invoke("run", "--config", str(config))
     assert done.returncode == 0, done.stderr[-2000:]
     state.faults.down = False
 
@@ -157,8 +155,8 @@ def test_wandb_stopped_mid_run_then_started_sync_completes_the_record_once(
     # must complete that part, not append to it again. 503: W&B answers "unavailable" after 3 samples.
     # Stall: W&B stops answering at all after 3 samples (timeouts).
     count, delay = (100, 0.25) if outage == "refused" else (10, 0.3)
-    proc = subprocess.Popen(
-        _run_args(isolated_env, count, delay, "team/models/tiny:prod"),
+    proc = subprocess.Popen(  # its own process: the outage is made from here while it runs
+        [*CLI, *_run_args(isolated_env, count, delay, "team/models/tiny:prod")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -242,14 +240,16 @@ def test_history_uploads_given_up_during_a_blip_are_completed_by_sync(
     [results] = _results(wandb_server)  # logged before the finish: W&B has it
 
     state.faults.history_refusals = 5  # still refused: sync says so, and marks nothing done
-    early = _sync()
+    # Its own process: the SDK's file-stream retry settings above apply to a wandb service that starts
+    # with them, not to the one this test process may already run.
+    early = spawn("sync")
     assert early.returncode == 75 and "W&B took 0 of the run's" in early.stdout + early.stderr, early.stderr
     assert not _streamed(wandb_server, rid, "wandb-history.jsonl")
 
     [record] = read_jsonl(isolated_env / "wb" / "wandb" / "eval-orchestrator" / "lineage.jsonl")
     spooled = read_jsonl(Path(record["history_pending"]))
     state.faults.history_refusals = 0
-    synced = _sync()
+    synced = spawn("sync")
     assert synced.returncode == 0, synced.stderr[-2000:]
     assert "uploaded 1 run(s)" in synced.stdout
     history = _streamed(wandb_server, rid, "wandb-history.jsonl")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.servers.wandb_server import Server
 from tests.test_cli import assert_one_line_error, cli
 from tests.trees import read_tree
-from tests.wandb_server import Server
 
 FILES = {"config.json": b'{"n_layer": 2}', "weights.bin": os.urandom(200_000)}
 REPO = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -52,25 +52,11 @@ class Backend:
             run.log_artifact(artifact, aliases=list(aliases)).wait()
 
 
-@pytest.fixture(params=["loopback", "real-wandb"])
-def backend(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
-    if request.param == "loopback":
-        request.getfixturevalue("wandb_server")
-        yield Backend("team", "proj", tmp_path)
-        return
-    if not (REAL_WANDB["WANDB_API_KEY"] and REAL_WANDB_PROJECT):
-        pytest.skip("set WANDB_API_KEY and EVAL_ORCHESTRATOR_TEST_WANDB_PROJECT=entity/project to run against W&B")
-    monkeypatch.setenv("WANDB_API_KEY", REAL_WANDB["WANDB_API_KEY"] or "")
-    monkeypatch.setenv("WANDB_BASE_URL", REAL_WANDB["WANDB_BASE_URL"] or "https://api.wandb.ai")
-    entity, _, project = (REAL_WANDB_PROJECT or "").partition("/")
-    yield Backend(entity, project, tmp_path)
-
-
 def _name() -> str:
     return f"contract-{uuid.uuid4().hex[:10]}"  # fresh per test: real W&B projects are shared
 
 
-def test_resolve_alias_and_version(backend: Backend) -> None:
+def check_resolve_alias_and_version(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     name, files = _name(), {"config.json": b"{}", "weights.bin": os.urandom(70_000)}
     backend.seed(name, files, ("prod",))
     item = orchestrate.resolve(backend.ref(name, "prod"))
@@ -80,7 +66,7 @@ def test_resolve_alias_and_version(backend: Backend) -> None:
     assert orchestrate.resolve(backend.ref(name, "v0")).path == item.path
 
 
-def test_alias_moved_resolves_anew_and_old_version_stays(backend: Backend) -> None:
+def check_alias_moved_resolves_anew_and_old_version_stays(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     name = _name()
     backend.seed(name, {"w.bin": b"old"}, ("prod",))
     old = orchestrate.resolve(backend.ref(name, "prod"))
@@ -91,7 +77,7 @@ def test_alias_moved_resolves_anew_and_old_version_stays(backend: Backend) -> No
     assert read_tree(old.path) == {"w.bin": b"old"}
 
 
-def test_missing_alias_and_artifact(backend: Backend) -> None:
+def check_missing_alias_and_artifact(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     name = _name()
     backend.seed(name, {"w.bin": b"x"})
     with pytest.raises(RegistryError, match="no version or alias 'prod'"):
@@ -100,13 +86,13 @@ def test_missing_alias_and_artifact(backend: Backend) -> None:
         orchestrate.resolve(backend.ref(_name(), "latest"))
 
 
-def test_bad_api_key(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+def check_bad_api_key(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_API_KEY", "f1" * 20)
     with pytest.raises(RegistryError, match="rejected the API key"):
         orchestrate.resolve(backend.ref(_name(), "latest"))
 
 
-def test_history_row_count_of_a_finished_run(backend: Backend) -> None:
+def check_history_row_count_of_a_finished_run(backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
     # The check behind "W&B holds N of the run's M history rows": the query must be one W&B answers.
     import wandb
 
@@ -124,3 +110,28 @@ def test_history_row_count_of_a_finished_run(backend: Backend) -> None:
     assert history_short_of(backend.entity, backend.project, run.id, 5) is None
     assert history_rows(backend.entity, backend.project, run.id) == 5
     assert history_rows(backend.entity, backend.project, f"{run.id}-none") is None
+
+
+CHECKS = [check for name, check in sorted(globals().items()) if name.startswith("check_")]
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__.removeprefix("check_"))
+def test_contract_against_the_loopback_server(
+    check: Callable[[Backend, pytest.MonkeyPatch], None], wandb_server: object, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    check(Backend("team", "proj", tmp_path), monkeypatch)
+
+
+def test_contract_against_real_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every check above, against real W&B: the one test that needs an account (skipped without one)."""
+    if not (REAL_WANDB["WANDB_API_KEY"] and REAL_WANDB_PROJECT):
+        pytest.skip(
+            "needs a real W&B account: set WANDB_API_KEY and EVAL_ORCHESTRATOR_TEST_WANDB_PROJECT=entity/project"
+        )
+    monkeypatch.setenv("WANDB_API_KEY", REAL_WANDB["WANDB_API_KEY"] or "")
+    monkeypatch.setenv("WANDB_BASE_URL", REAL_WANDB["WANDB_BASE_URL"] or "https://api.wandb.ai")
+    entity, _, project = (REAL_WANDB_PROJECT or "").partition("/")
+    for check in CHECKS:
+        with monkeypatch.context() as scoped:
+            check(Backend(entity, project, tmp_path / check.__name__), scoped)

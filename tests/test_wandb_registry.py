@@ -12,8 +12,8 @@ import pytest
 from eval_orchestrator import orchestrate
 from eval_orchestrator.config import build_store_config
 from eval_orchestrator.errors import RegistryError, Unavailable, VerificationFailed
+from tests.servers.wandb_server import ORG_ENTITY, VIEWER, Server
 from tests.trees import read_tree
-from tests.wandb_server import ORG_ENTITY, VIEWER, Server
 
 FILES = {"config.json": b'{"n_layer": 2}', "weights.bin": bytes(range(256)) * 1200, "sub/tok.json": b"{}"}
 REGISTRY = (ORG_ENTITY, "wandb-registry-model")

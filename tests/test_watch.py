@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from eval_orchestrator.watch.ledger import Ledger
+from tests.cli import CLI, Completed, invoke, spawn
 
 SKILL = Path(__file__).parent / "fixtures" / "skill_tasks.py"
-CLI = [sys.executable, "-m", "eval_orchestrator.cli"]
 
 
 def write_plan(root: Path, **watch: object) -> Path:
@@ -43,24 +42,20 @@ def register(root: Path, skill: int, *aliases: str) -> None:
     source.mkdir()
     (source / "skill.txt").write_text(str(skill))
     alias_args = [arg for alias in aliases for arg in ("--alias", alias)]
-    done = subprocess.run([*CLI, "registry", "add", str(source), "--name", "tiny", *alias_args], capture_output=True)
+    done = invoke("registry", "add", str(source), "--name", "tiny", *alias_args)
     assert done.returncode == 0, done.stderr
 
 
-def watch_once(plan: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
-    return subprocess.run(
-        [*CLI, "watch", "--config", str(plan), "--once"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
+def watch_once(plan: Path, env: dict[str, str] | None = None) -> Completed:
+    """`watch --once` in this process; with EVAL_ORCHESTRATOR_TEST_KILL_AT in ``env``, as its own
+    process, which that kills with SIGKILL."""
+    if env and "EVAL_ORCHESTRATOR_TEST_KILL_AT" in env:
+        return spawn("watch", "--config", str(plan), "--once", env=env)
+    return invoke("watch", "--config", str(plan), "--once", env=env)
 
 
 def aliases(root: Path) -> dict[str, str]:
-    listed = subprocess.run([*CLI, "registry", "ls", "tiny", "--json"], capture_output=True, text=True).stdout
+    listed = invoke("registry", "ls", "tiny", "--json").stdout
     return {alias: row["version"] for row in json.loads(listed) for alias in row["aliases"]}
 
 
@@ -167,7 +162,7 @@ def test_webhook_queues_a_version_into_the_same_ledger(isolated_env: Path) -> No
             try:
                 if requests.get(f"{url}/healthz", timeout=1).json() == {"ok": True}:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # bound at once, served once the watcher is up
                 time.sleep(0.1)
         good = {"Authorization": "Bearer s3cret-token"}
         payload = {"event_type": "LINK_ARTIFACT", "artifact_version_string": "local-registry/tiny:v1"}
@@ -186,7 +181,8 @@ def test_webhook_queues_a_version_into_the_same_ledger(isolated_env: Path) -> No
         accepted = requests.post(f"{url}/webhook", json=payload, headers=good, timeout=30)
         assert accepted.status_code == 202 and accepted.json()["queued"] == "local-registry/tiny:v1"
         for _ in range(600):
-            states = {e["version"]: e["state"] for e in requests.get(f"{url}/status", timeout=5).json()["entries"]}
+            status = requests.get(f"{url}/status", headers=good, timeout=5).json()
+            states = {e["version"]: e["state"] for e in status["entries"]}
             if states.get("v1") == "promoted":
                 break
             time.sleep(0.1)
@@ -198,3 +194,18 @@ def test_webhook_queues_a_version_into_the_same_ledger(isolated_env: Path) -> No
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert any(line["message"].startswith("promoted: local-registry/tiny:v1") for line in lines)
     assert aliases(isolated_env)["staging"] == "v1"
+
+
+def test_a_watched_collection_that_does_not_exist_is_refused_at_start(isolated_env: Path) -> None:
+    from tests.test_cli import assert_one_line_error
+
+    assert_one_line_error(watch_once(write_plan(isolated_env)), "collection 'tiny' not found", code=2)
+    assert not (isolated_env / "ledger.sqlite").exists()  # refused before the ledger is touched
+
+
+def test_promoting_to_a_version_name_is_refused_at_start(isolated_env: Path) -> None:
+    from tests.test_cli import assert_one_line_error
+
+    register(isolated_env, 10, "prod")
+    done = watch_once(write_plan(isolated_env, promote="v3"))
+    assert_one_line_error(done, "watch.promote: alias 'v3' looks like a version", code=2)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from eval_orchestrator.watch.ledger import Ledger
-from tests.det_master import MasterState, serve
+from tests.servers.det_master import MasterState, serve
 from tests.test_watch import SKILL, aliases, eval_logs, register, watch_once, write_plan
 
 pytest.importorskip("determined")

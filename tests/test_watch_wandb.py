@@ -4,13 +4,13 @@ promotion adds an alias through the SDK, and a poll costs a fixed handful of req
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 from eval_orchestrator.config import build_config
 from eval_orchestrator.watch.loop import Watcher
-from tests.test_watch import CLI, watch_once
-from tests.wandb_server import Server
+from tests.cli import invoke
+from tests.servers.wandb_server import Server
+from tests.test_watch import watch_once
 
 SKILL = Path(__file__).parent / "fixtures" / "skill_tasks.py"
 
@@ -69,7 +69,7 @@ def test_an_alias_move_in_w_and_b_is_evaluated_compared_and_promoted(wandb_serve
 
     # Offline, the decisions wait in the spool; `sync` puts them into the versions' results artifacts.
     assert not _decisions(wandb_server)
-    synced = subprocess.run([*CLI, "sync"], capture_output=True, text=True, timeout=300)
+    synced = invoke("sync")
     assert synced.returncode == 0, synced.stderr[-3000:]
     decisions = _decisions(wandb_server)
     assert decisions["tiny-v1"]["outcome"] == "promoted"
@@ -77,7 +77,7 @@ def test_an_alias_move_in_w_and_b_is_evaluated_compared_and_promoted(wandb_serve
     assert decisions["tiny-v2"]["outcome"] == "held"
     [row] = decisions["tiny-v2"]["rows"]  # type: ignore[misc]
     assert row["verdict"] == "worse" and row["delta"] < 0 and row["ci_high"] < 0
-    again = subprocess.run([*CLI, "sync"], capture_output=True, text=True, timeout=300)
+    again = invoke("sync")
     assert again.returncode == 0 and "put the watch decision" not in again.stderr
 
 

@@ -13,20 +13,20 @@ ArtifactMembershipFiles / GetArtifactMembershipFileUrls (+ GET per file).
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import json
 import re
-import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
+
+from tests.servers.base import LoopbackServer
 
 API_KEY = "e0" * 20  # W&B keys have 40+ characters
 VIEWER = "alice"
@@ -237,8 +237,9 @@ def _project_json(entity: str, project: str) -> dict[str, Any]:
     }
 
 
-class Server:
-    """ThreadingHTTPServer wrapper; ``url`` is the WANDB_BASE_URL to use."""
+class Server(LoopbackServer):
+    """The W&B-protocol server; ``url`` is the WANDB_BASE_URL to use; stop() and start() again on the
+    same port make an outage."""
 
     def __init__(self, state: State | None = None) -> None:
         self.state = state or State()
@@ -276,17 +277,6 @@ class Server:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def setup(self) -> None:
-                super().setup()
-                server._connections.add(self.connection)
-
-            def finish(self) -> None:
-                server._connections.discard(self.connection)
-                super().finish()
-
             def do_POST(self) -> None:
                 if not server._outage(self):
                     server._post(self)
@@ -299,39 +289,7 @@ class Server:
                 if not server._outage(self):
                     server._put(self)
 
-        self._handler = Handler
-        self.httpd: ThreadingHTTPServer | None = None
-        self.port = 0
-        self._serving = False
-        self._connections: set[socket.socket] = set()  # open keep-alive connections, cut by stop()
-        self._bind()
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def _bind(self) -> None:
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler)
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-
-    def start(self) -> Server:
-        """Serve; after a stop(), on the same port again (W&B back after an outage)."""
-        if self.httpd is None:
-            self._bind()
-        assert self.httpd is not None
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        self._serving = True
-        return self
-
-    def stop(self) -> None:
-        """Stop listening: connections are refused until start()."""
-        if self.httpd is not None:
-            if self._serving:  # shutdown() waits for serve_forever, forever if it never ran
-                self.httpd.shutdown()
-            self.httpd.server_close()
-            self._serving = False
-            self.httpd = None
-        for conn in list(self._connections):  # a stopped W&B keeps no connection alive either
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
+        super().__init__(Handler)
 
     # -- HTTP ---------------------------------------------------------------------------------
 

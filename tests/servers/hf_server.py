@@ -15,10 +15,10 @@ import json
 import re
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.http_json import send_json
+from tests.servers.base import LoopbackServer, send_json
 
 TOKEN = "hf_" + "t0" * 17
 REPO_PATH = re.compile(r"^/api/(models|datasets|spaces)/([^/]+/[^/]+)/(preupload|commit)/([^/?]+)")
@@ -33,16 +33,13 @@ class HubState:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class HubServer:
+class HubServer(LoopbackServer):
     def __init__(self) -> None:
         self.state = HubState()
         hub = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
 
             def do_POST(self) -> None:
                 hub._post(self)
@@ -54,17 +51,7 @@ class HubServer:
                 send_json(self, 404, {"error": f"hub test server: unknown GET {self.path}"})
                 hub.state.unknown.append(f"GET {self.path}")
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def start(self) -> HubServer:
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(Handler)
 
     def _post(self, req: BaseHTTPRequestHandler) -> None:
         body = req.rfile.read(int(req.headers.get("Content-Length") or 0))

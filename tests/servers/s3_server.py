@@ -14,8 +14,9 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+
+from tests.servers.base import LoopbackServer
 
 HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade"}
 
@@ -49,19 +50,24 @@ class Request:
     body_bytes: int
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     def __init__(self, upstream: str) -> None:
         host, _, port = upstream.removeprefix("http://").partition(":")
         self.upstream = (host, int(port))
         self.faults = Faults()
         self.requests: list[Request] = []
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self.port = 0
+        proxy = self
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                proxy._forward(self)
+
+            do_HEAD = do_PUT = do_POST = do_DELETE = do_GET
+
+        super().__init__(Handler)
 
     def gets(self, key_fragment: str = "") -> list[Request]:
         with self._lock:
@@ -69,34 +75,6 @@ class FaultProxy:
 
     def body_bytes(self, key_fragment: str = "") -> int:
         return sum(r.body_bytes for r in self.gets(key_fragment))
-
-    def start(self) -> FaultProxy:
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:
-                proxy._forward(self)
-
-            do_HEAD = do_PUT = do_POST = do_DELETE = do_GET
-
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self.port = server.server_address[1]
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        """Stop listening (connections are refused) until start() again on the same port."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
 
     def restart_after(self, seconds: float) -> threading.Thread:
         self.stop()

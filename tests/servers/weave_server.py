@@ -11,13 +11,12 @@ import gzip
 import hashlib
 import json
 import re
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from tests.http_json import send_json
+from tests.servers.base import LoopbackServer, send_json
 
 Answer = Callable[[Any], dict[str, Any]]
 
@@ -62,18 +61,13 @@ class Request:
     body: Any
 
 
-@dataclass
-class WeaveServer:
-    requests: list[Request] = field(default_factory=list)
-    unknown: list[Request] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
+class WeaveServer(LoopbackServer):
+    def __init__(self) -> None:
+        self.requests: list[Request] = []
+        self.unknown: list[Request] = []
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
             def _handle(self) -> None:
                 size = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(size) if size else b""
@@ -83,21 +77,7 @@ class WeaveServer:
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._httpd.server_port}"
-
-    def start(self) -> WeaveServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._thread.is_alive():  # shutdown() waits for a serve_forever that was never started
-            self._httpd.shutdown()
-        self._httpd.server_close()
+        super().__init__(Handler)
 
     def _answer(self, req: BaseHTTPRequestHandler, raw: bytes) -> None:
         path = req.path.split("?", 1)[0]

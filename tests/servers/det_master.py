@@ -15,20 +15,19 @@ import base64
 import contextlib
 import json
 import re
-import socket
 import subprocess
 import sys
 import tarfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from tests.http_json import send_json
+from tests.servers.base import LoopbackServer, send_json
 
 USER, PASSWORD = "determined", ""  # Determined's default admin
 EXPERIMENT = re.compile(r"^/api/v1/experiments/(\d+)$")
@@ -178,21 +177,9 @@ class Handler(BaseHTTPRequestHandler):
             self._error(404, f"stand-in master: unknown endpoint POST {self.path}")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serve(workdir: Path) -> Iterator[tuple[str, MasterState]]:
     state = MasterState(workdir)
     handler = type("BoundHandler", (Handler,), {"state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", _free_port()), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", state
-    finally:
-        server.shutdown()
-        server.server_close()
+    with LoopbackServer(handler) as server:
+        yield server.url, state

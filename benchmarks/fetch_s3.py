@@ -177,7 +177,7 @@ def warm(work: Path, total: int) -> None:
     """A kept copy, then warm resolves through a counting proxy: time and bytes transferred."""
     from eval_orchestrator import orchestrate
     from eval_orchestrator.config import build_store_config
-    from tests.s3_server import FaultProxy
+    from tests.servers.s3_server import FaultProxy
 
     store = build_store_config({"artifact_dir": str(work / "store-warm")})
     orchestrate.resolve("local-registry/bench:latest", store)

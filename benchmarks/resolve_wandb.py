@@ -38,7 +38,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="bench-resolve-"))
     for name in ("WANDB_DIR", "WANDB_CACHE_DIR", "WANDB_DATA_DIR", "WANDB_CONFIG_DIR"):
         os.environ[name] = str(work / name.lower())
-    from tests.wandb_server import API_KEY, Server
+    from tests.servers.wandb_server import API_KEY, Server
 
     server = Server().start()
     os.environ.update(WANDB_BASE_URL=server.url, WANDB_API_KEY=API_KEY, WANDB_MODE="online")

@@ -14,7 +14,14 @@ import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import (
+    Any,
+    Protocol,
+    Required,  # pydantic reads TypedDicts from here on 3.11
+)
+
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict
 
 from eval_orchestrator.errors import RegistryError
 from eval_orchestrator.refs import CheckpointRef, CollectionRef
@@ -88,15 +95,35 @@ class Manifest:
         }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Manifest:
-        contents = data.get("contents", {})
+    def from_json(cls, data: Any) -> Manifest:
+        """A manifest read back from JSON (a registry's file, a store's stamp): validated, so a damaged
+        or hostile one is a ValueError (the caller names the file), never a KeyError later."""
+        try:
+            contents = _MANIFEST.validate_python(data)["contents"]
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise ValueError(f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}") from None
         return cls.of(
-            ManifestEntry(path, item["digest"], int(item.get("size") or 0), item.get("ref"), item.get("extra") or {})
+            ManifestEntry(path, item["digest"], item.get("size") or 0, item.get("ref"), item.get("extra") or {})
             for path, item in contents.items()
         )
 
     def dumps(self) -> str:
         return json.dumps(self.to_json(), indent=2, sort_keys=True)
+
+
+class _EntryJson(TypedDict, total=False):
+    digest: Required[str]
+    size: int | None
+    ref: str | None
+    extra: dict[str, Any] | None
+
+
+class _ManifestJson(TypedDict):
+    contents: dict[str, _EntryJson]
+
+
+_MANIFEST = TypeAdapter(_ManifestJson)
 
 
 def b64_md5(hasher: Any) -> str:

@@ -177,6 +177,8 @@ def read_contract(model: type[ModelT], data: Any, where: str) -> ModelT:
     """Validate ``data`` as ``model``, or one line naming the file and the first problem."""
     try:
         return model.model_validate(data)
+    except RecursionError:
+        raise SpoolError(f"{where}: nested too deeply to be a record; move it aside and run again") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "<record>"

@@ -102,7 +102,7 @@ def read_lock(path: str | Path) -> Lockfile:
         raise ConfigError(
             f"lockfile {str(file)!r} not found; write one with `eval-orchestrator lock PLAN.yaml`"
         ) from None
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise ConfigError(f"lockfile {str(file)!r} cannot be read ({type(exc).__name__}); write it again") from None
     return read_contract(Lockfile, data, str(file))
 

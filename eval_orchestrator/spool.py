@@ -26,7 +26,7 @@ from pydantic import Field, TypeAdapter, ValidationError
 
 from eval_orchestrator.errors import SpoolError
 from eval_orchestrator.job import FrozenContract, Job, WandbRunMode, read_contract
-from eval_orchestrator.jsonl import append_jsonl, read_jsonl
+from eval_orchestrator.jsonl import NotJsonLines, append_jsonl, read_jsonl
 from eval_orchestrator.refs import CheckpointRef
 
 SPOOL_DIR = "eval-orchestrator"
@@ -158,12 +158,26 @@ class LedgerEntry(FrozenContract):
 _TABLE = TypeAdapter(list[dict[str, Any]])
 
 
+def _lines(path: Path) -> list[Any]:
+    """The records of one of the spool's JSON Lines files, or one line naming it when it is not one."""
+    try:
+        return read_jsonl(path)
+    except NotJsonLines as exc:
+        raise SpoolError(f"{exc}; it was written by another program or damaged: move it aside and run again") from None
+
+
+def _inside(path: str | None, root: Path, where: str) -> None:
+    """A path a record names must lie under ``root``: `sync` uploads what it points at."""
+    if path is not None and not Path(path).resolve().is_relative_to(root.resolve()):
+        raise SpoolError(f"{where}: a record names {path[:120]!r}, outside {root}; move the file aside and run again")
+
+
 class SyncLedger:
     """The steps ``sync`` has done, so a second sync does nothing and a killed one continues."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.done = {read_contract(LedgerEntry, entry, str(path)).key for entry in read_jsonl(path)}
+        self.done = {read_contract(LedgerEntry, entry, str(path)).key for entry in _lines(path)}
 
     def add(self, key: str) -> None:
         append_jsonl(self.path, LedgerEntry(key=key).model_dump())
@@ -186,7 +200,11 @@ class Spool:
 
     def records(self) -> list[LineageRecord]:
         where = str(self.lineage_file)
-        return [read_contract(LineageRecord, data, f"{where}") for data in read_jsonl(self.lineage_file)]
+        records = [read_contract(LineageRecord, data, where) for data in _lines(self.lineage_file)]
+        for record in records:
+            for path in (record.run_dir, record.history_pending, record.table_pending):
+                _inside(path, self.wandb_dir / "wandb", where)
+        return records
 
     def record_comparison(self, record: ComparisonRecord) -> Path:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -196,7 +214,10 @@ class Spool:
 
     def comparisons(self) -> list[ComparisonRecord]:
         path = self.root / COMPARISONS_FILE
-        return [read_contract(ComparisonRecord, data, str(path)) for data in read_jsonl(path)]
+        records = [read_contract(ComparisonRecord, data, str(path)) for data in _lines(path)]
+        for record in records:
+            _inside(record.run_dir, self.wandb_dir / "wandb", str(path))
+        return records
 
     def comparison_dir(self, run_id: str) -> Path:
         folder = self.root / "comparisons" / run_id
@@ -219,7 +240,7 @@ def append_history(path: Path, step: int, row: dict[str, Any]) -> None:
 
 
 def read_history(path: Path) -> list[HistoryRow]:
-    return [read_contract(HistoryRow, data, str(path)) for data in read_jsonl(path)]
+    return [read_contract(HistoryRow, data, str(path)) for data in _lines(path)]
 
 
 def write_table(path: Path, rows: list[dict[str, Any]]) -> str:
@@ -230,5 +251,7 @@ def write_table(path: Path, rows: list[dict[str, Any]]) -> str:
 def read_table(path: Path) -> list[dict[str, Any]]:
     try:
         return _TABLE.validate_json(path.read_bytes())
+    except RecursionError:
+        raise SpoolError(f"{path}: nested too deeply to be a spooled per-sample table; move it aside") from None
     except ValidationError as exc:
         raise SpoolError(f"{path}: not a spooled per-sample table ({exc.errors()[0]['msg']}); move it aside") from None

@@ -25,11 +25,12 @@ def _p(value: float | None) -> str:
     return "-" if value is None else ("<0.001" if value < 0.001 else f"{value:.3f}")
 
 
-def print_comparison(report: ComparisonReport) -> None:
+def print_comparison(report: ComparisonReport, gated: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    styles = {"better": "green", "worse": "red", "non-inferior": "cyan", "no detectable difference": ""}
+    styles = {"better": "green", "worse": "red", "non-inferior": "cyan", "no detectable difference": "",
+              "not compared": "yellow"}  # fmt: skip
     title = f"{report.candidate.ref} vs {report.baseline.ref}"
     table = Table(title=title)
     for column in ("task", "metric", "baseline ± SE", "candidate ± SE", "Δ [CI]", "p (Holm)", "n", "verdict"):
@@ -60,9 +61,10 @@ def print_comparison(report: ComparisonReport) -> None:
     clustered = f", clustered on {report.cluster!r}" if report.cluster else ""
     margin = f", non-inferiority margin {report.margin:g}" if report.margin is not None else ""
     console.print(f"Δ = candidate - baseline; {interval}{clustered}{margin}", highlight=False)
-    held = [f"{row.task}/{row.metric}" for row in report.regressions]
-    gate = f"holds the candidate on {', '.join(held)}" if held else "passes"
-    console.print(f"gate (--fail-on-regression): {gate}", highlight=False)
+    if gated:  # the gate is reported only when one was asked for
+        held = [f"{row.task}/{row.metric} ({row.verdict})" for row in report.held]
+        gate = f"holds the candidate on {', '.join(held)}" if held else "passes"
+        console.print(f"gate (--fail-on-regression): {gate}", highlight=False)
     for note in report.notes:
         console.print(f"note: {note}", highlight=False)
 
@@ -131,10 +133,10 @@ def compare(
     if params["as_json"]:
         click.echo(json.dumps([row.model_dump(mode="json") for row in report.rows], indent=2))
     else:
-        print_comparison(report)
-    if fail_on_regression and report.regressions:
-        names = ", ".join(f"{row.task}/{row.metric} ({row.verdict})" for row in report.regressions)
-        raise GateFailed(f"{len(report.regressions)} regression(s): {names}")
+        print_comparison(report, gated=fail_on_regression)
+    if fail_on_regression and report.gate == "held":
+        names = ", ".join(f"{row.task}/{row.metric} ({row.verdict})" for row in report.held) or "no task compared"
+        raise GateFailed(f"held by the gate: {names}")
 
 
 def _log_to_wandb(

@@ -58,22 +58,30 @@ def watch(
     from eval_orchestrator.errors import UserError
     from eval_orchestrator.watch.loop import Watcher
 
+    if as_json and not once:
+        raise UserError("--json goes with --once (a watcher that runs on logs with --log-format json)")
     flags = {"watch": {"interval": interval}} if interval is not None else None
     config = build_config(config_file, flags)
     notify = _notifier(log_format)
-    watcher = Watcher(config, notify)
-    server: Any = contextlib.nullcontext()
-    wake = threading.Event()
-    if listen:
-        token = env.get("EVAL_ORCHESTRATOR_WEBHOOK_TOKEN")
+    bound, token = None, ""
+    if listen:  # checked and bound before the watcher starts: a bad address or a busy port stops it now
+        token = env.get("EVAL_ORCHESTRATOR_WEBHOOK_TOKEN") or ""
         if not token:
             raise UserError("--listen needs EVAL_ORCHESTRATOR_WEBHOOK_TOKEN (the W&B webhook's access token) set")
-        from eval_orchestrator.watch.webhook import WebhookServer, make_app
+        from eval_orchestrator.watch.webhook import WebhookServer, bind, make_app
 
+        bound = bind(listen)
+    try:
+        watcher = Watcher(config, notify)
+    except BaseException:
+        if bound is not None:
+            bound.close()
+        raise
+    server: Any = contextlib.nullcontext()
+    wake = threading.Event()
+    if listen and bound is not None:
         app = make_app(token, watcher.enqueue, lambda: watcher.ledger.entries(50), wake)
-        server = WebhookServer(app, listen)
-    if as_json and not once:
-        raise UserError("--json goes with --once (a watcher that runs on logs with --log-format json)")
+        server = WebhookServer(app, bound)
     with contextlib.redirect_stdout(sys.stderr), server:
         if listen:
             notify(f"listening for W&B webhooks on http://{listen}/webhook")

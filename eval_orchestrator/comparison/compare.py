@@ -44,6 +44,11 @@ def _version_ref(resolved: ResolvedCheckpoint) -> VersionRef:
     return VersionRef(ref=resolved.version_ref, version=resolved.version, digest=resolved.digest)
 
 
+def _absent(task: str) -> TaskScores:
+    """A side with no successful log of ``task``."""
+    return TaskScores(task=task, log="", metrics={}, epochs=0, errored=0)
+
+
 def find_logs(resolved: ResolvedCheckpoint, options: CompareOptions, tasks: Sequence[str]) -> dict[str, Path]:
     """The newest successful log per task of one version."""
     if options.from_wandb:
@@ -52,6 +57,8 @@ def find_logs(resolved: ResolvedCheckpoint, options: CompareOptions, tasks: Sequ
         return download_logs(resolved, tasks, options.wandb_project, options.wandb_entity)
     where = log_dir_for(Path(options.log_dir), resolved.collection, resolved.version, resolved.digest, options.variant)
     logs = latest_logs(where) if where.is_dir() else {}
+    if not logs and where.is_dir() and any(where.glob("*.eval")):
+        return {}  # evaluated, and nothing succeeded: every task is held, not a missing run
     if not logs:
         others = sorted(p.name for p in where.glob("plan-*")) if where.is_dir() else []
         hint = f" (other plans' logs are in {', '.join(others)}: pass that plan's --config)" if others else ""
@@ -111,6 +118,23 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and np.isfinite(value) else None
 
 
+def _margin_fits(metric: str, base: TaskScores, cand: TaskScores, margin: float | None) -> None:
+    """A margin as wide as the metric's whole range would pass anything: one line, exit 2."""
+    if margin is None:
+        return
+    values = [v for side in (base, cand) for v in side.metrics.get(metric, {}).values()]
+    if not values:
+        return
+    low, high = min(values), max(values)
+    span = 1.0 if low >= 0 and high <= 1 else high - low  # accuracies and other proportions: [0, 1]
+    if margin >= span:
+        raise UserError(
+            f"--margin {margin:g} is not below the range of {base.task}/{metric} ({span:g}: its scores lie in "
+            f"[{min(low, 0.0):g}, {max(high, 1.0 if span == 1.0 else high):g}]), so the gate would pass any "
+            "candidate; use a margin well inside it, e.g. 0.02 for an accuracy"
+        )
+
+
 def compare_metric(
     base_version: ResolvedCheckpoint,
     cand_version: ResolvedCheckpoint,
@@ -120,7 +144,7 @@ def compare_metric(
     options: CompareOptions,
     notes: list[str],
 ) -> MetricComparison:
-    base_scores, cand_scores = base.metrics[metric], cand.metrics[metric]
+    base_scores, cand_scores = base.metrics.get(metric, {}), cand.metrics.get(metric, {})
     ids = sorted(base_scores.keys() & cand_scores.keys())
     baseline = np.array([base_scores[i] for i in ids])
     candidate = np.array([cand_scores[i] for i in ids])
@@ -137,6 +161,7 @@ def compare_metric(
             seed=options.seed,
         )
     ci = result.ci if result else None
+    regressed = stats.regressed(ci, options.margin) if ci else False
     return MetricComparison(
         task=base.task,
         metric=metric,
@@ -152,12 +177,23 @@ def compare_metric(
         p_adjusted=None,  # set once every row is known (Holm)
         correlation=result.correlation if result else None,
         mde=_finite(result.mde) if result else None,
-        verdict=stats.verdict(ci, options.margin) if ci else "no detectable difference",
-        regressed=stats.regressed(ci, options.margin) if ci else False,
-        method=result.method if result else f"not compared: {len(ids)} paired sample(s)",
+        # Nothing to compare is not "no difference": the gate holds what it cannot measure.
+        verdict=stats.verdict(ci, options.margin) if ci else "not compared",
+        regressed=regressed,
+        gate="held" if regressed or ci is None else "passed",
+        method=result.method if result else _why_not_compared(base, cand, metric, len(ids)),
         clusters=result.clusters if result else None,
         epochs=max(base.epochs, cand.epochs),
     )
+
+
+def _why_not_compared(base: TaskScores, cand: TaskScores, metric: str, paired: int) -> str:
+    for side, scores in (("baseline", base), ("candidate", cand)):
+        if not scores.log:
+            return f"not compared: the {side} has no successful log of {base.task}"
+        if not scores.metrics.get(metric):
+            return f"not compared: the {side} has no scored sample ({scores.errored} errored)"
+    return f"not compared: {paired} paired sample(s) (at least 2 are needed)"
 
 
 def compare(
@@ -181,25 +217,23 @@ def compare(
     cand_logs = find_logs(cand_version, options, options.tasks)
     notes: list[str] = []
     for task in options.tasks:
-        for resolved, logs in ((base_version, base_logs), (cand_version, cand_logs)):
-            if task not in logs:
-                have = ", ".join(sorted(logs)) or "none"
-                raise UserError(f"no successful log of task {task!r} for {resolved.version_ref} (it has: {have})")
-    tasks = list(options.tasks) or sorted(base_logs.keys() & cand_logs.keys())
-    for only, side in (
-        (base_logs.keys() - cand_logs.keys(), "baseline"),
-        (cand_logs.keys() - base_logs.keys(), "candidate"),
-    ):
-        if not options.tasks and only:
-            notes.append(f"only the {side} has task(s) {', '.join(sorted(only))}: not compared")
+        if task not in base_logs and task not in cand_logs:
+            have = ", ".join(sorted(base_logs.keys() | cand_logs.keys())) or "none"
+            raise UserError(f"neither version has a successful log of task {task!r} (they have: {have})")
+    # Every task either side has: one the candidate lacks (its eval failed) is held, not skipped.
+    tasks = list(options.tasks) or sorted(base_logs.keys() | cand_logs.keys())
     if not tasks:
-        raise UserError(f"{base_version.version_ref} and {cand_version.version_ref} have no task in common to compare")
+        raise UserError(f"{base_version.version_ref} and {cand_version.version_ref} have no task to compare")
     rows: list[MetricComparison] = []
     for task in tasks:
-        base = read_task_scores(task, base_logs[task], options.cluster)
-        cand = read_task_scores(task, cand_logs[task], options.cluster)
+        base = read_task_scores(task, base_logs[task], options.cluster) if task in base_logs else _absent(task)
+        cand = read_task_scores(task, cand_logs[task], options.cluster) if task in cand_logs else _absent(task)
         notes.extend(f"{task}: {note}" for note in dict.fromkeys(base.notes + cand.notes))
-        for metric in sorted(base.metrics.keys() & cand.metrics.keys()):
+        metrics = sorted(base.metrics.keys() | cand.metrics.keys())
+        if not metrics:
+            notes.append(f"{task}: neither version has a numeric score; not compared")
+        for metric in metrics:
+            _margin_fits(metric, base, cand, options.margin)
             rows.append(compare_metric(base_version, cand_version, base, cand, metric, options, notes))
     adjusted = stats.holm([row.p_value if row.p_value is not None else float("nan") for row in rows])
     rows = [row.model_copy(update={"p_adjusted": _finite(p)}) for row, p in zip(rows, adjusted, strict=True)]

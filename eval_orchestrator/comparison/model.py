@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict
 
 from eval_orchestrator.comparison.stats import Verdict
@@ -39,8 +41,9 @@ class MetricComparison(_Result):
     p_adjusted: float | None  # Holm, across every row of the comparison
     correlation: float | None
     mde: float | None  # minimum detectable effect at this n (two-sided alpha, 80% power)
-    verdict: Verdict
-    regressed: bool  # what --fail-on-regression (and the watch gate) acts on
+    verdict: Verdict  # "not compared": fewer than two paired scored samples, or the task on one side only
+    regressed: bool  # worse, or below -margin
+    gate: Literal["passed", "held"]  # held when regressed or not compared: the gate fails closed
     method: str
     clusters: int | None = None
     epochs: int = 1
@@ -66,6 +69,15 @@ class ComparisonReport(_Result):
     @property
     def regressions(self) -> list[MetricComparison]:
         return [row for row in self.rows if row.regressed]
+
+    @property
+    def held(self) -> list[MetricComparison]:
+        """What a gate holds the candidate on: regressions, and anything it could not compare."""
+        return [row for row in self.rows if row.gate == "held"]
+
+    @property
+    def gate(self) -> Literal["passed", "held"]:
+        return "held" if self.held or not self.rows else "passed"
 
     @property
     def tasks(self) -> list[str]:

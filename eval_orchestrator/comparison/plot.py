@@ -12,7 +12,8 @@ if TYPE_CHECKING:
     from eval_orchestrator.comparison.model import ComparisonReport
     from eval_orchestrator.comparison.report import CollectionReport
 
-COLORS = {"better": "#2a9d4b", "worse": "#c62828", "non-inferior": "#1f6fb2", "no detectable difference": "#555555"}
+COLORS = {"better": "#2a9d4b", "worse": "#c62828", "non-inferior": "#1f6fb2", "no detectable difference": "#555555",
+          "not compared": "#999999"}  # fmt: skip
 
 
 def _pyplot() -> Any:

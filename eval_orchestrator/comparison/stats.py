@@ -195,7 +195,7 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
-Verdict = Literal["better", "worse", "non-inferior", "no detectable difference"]
+Verdict = Literal["better", "worse", "non-inferior", "no detectable difference", "not compared"]
 
 
 def verdict(ci: tuple[float, float], margin: float | None) -> Verdict:

@@ -37,6 +37,7 @@ TABLE_COLUMNS = (
     "n_baseline_only",
     "n_candidate_only",
     "verdict",
+    "gate",
 )
 
 
@@ -61,13 +62,14 @@ def uses(report: ComparisonReport) -> list[str]:
 
 
 def summary(report: ComparisonReport) -> dict[str, Any]:
-    out: dict[str, Any] = {"regressions": len(report.regressions), "rows": len(report.rows)}
+    out: dict[str, Any] = {"regressions": len(report.regressions), "rows": len(report.rows), "gate": report.gate}
     for row in report.rows:
         key = f"{row.task}/{row.metric}"
         out[f"delta/{key}"] = row.delta
         out[f"ci_low/{key}"] = row.ci[0] if row.ci else None
         out[f"ci_high/{key}"] = row.ci[1] if row.ci else None
         out[f"verdict/{key}"] = row.verdict
+        out[f"gate/{key}"] = row.gate
     return out
 
 
@@ -88,6 +90,7 @@ def _table(report: ComparisonReport) -> Any:
             row.n_baseline_only,
             row.n_candidate_only,
             row.verdict,
+            row.gate,
         ]
         for row in report.rows
     ]

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from filelock import FileLock
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic reads TypedDicts from here on 3.11
 
 from eval_orchestrator.checkpoint import HASH_CHUNK, Manifest, ManifestEntry, ResolvedCheckpoint, manifest_of_dir
 from eval_orchestrator.errors import CollectionNotFound, RegistryError, UserError, VersionNotFound, from_os_error
@@ -33,6 +35,18 @@ from eval_orchestrator.refs import (
     name_problem,
 )
 from eval_orchestrator.registry.base import VersionInfo
+
+
+class _VersionFile(TypedDict, total=False):
+    """version.json, as read back (a file another program may have written)."""
+
+    metadata: dict[str, Any]
+    description: str | None
+    created_at: str
+    source: str
+
+
+_VERSION_FILE = TypeAdapter(_VersionFile)
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
@@ -50,7 +64,7 @@ def _read_json(file: Path, repair: str) -> Any:
     """A registry file, or one line naming it when it is damaged (never a KeyError later)."""
     try:
         return json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise RegistryError(f"the local registry file {file} is damaged ({type(exc).__name__}); {repair}") from None
 
 
@@ -89,12 +103,16 @@ class LocalRegistry:
         if not file.exists():
             return {}
         table = _read_json(file, f"run `eval-orchestrator registry repair {collection}` to rebuild it")
-        if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        # Each alias names a version of this collection: never a path ("../../other" would be followed).
+        valid = isinstance(table, dict) and all(
+            isinstance(v, str) and VERSION_PATTERN.match(v) and not name_problem(a) for a, v in table.items()
+        )
+        if not valid or not isinstance(table, dict):
             raise RegistryError(
                 f"the local registry file {file} is damaged (not an alias table); "
                 f"run `eval-orchestrator registry repair {collection}` to rebuild it"
             )
-        return table
+        return {str(alias): str(version) for alias, version in table.items()}
 
     def _versions(self, collection: str) -> list[str]:
         versions_dir = self._collection_dir(collection) / "versions"
@@ -151,14 +169,19 @@ class LocalRegistry:
         repair = f"run `eval-orchestrator registry repair {collection}` to set the damaged version aside"
         try:
             manifest = Manifest.from_json(_read_json(vdir / "manifest.json", repair))
-            info = _read_json(vdir / "version.json", repair)
+            info = _VERSION_FILE.validate_python(_read_json(vdir / "version.json", repair))
         except FileNotFoundError as exc:
             raise RegistryError(f"the local registry file {exc.filename} is missing; {repair}") from None
-        except (KeyError, TypeError, AttributeError):
-            raise RegistryError(f"the local registry file {vdir / 'manifest.json'} is damaged; {repair}") from None
-        if not isinstance(info, dict):
-            raise RegistryError(f"the local registry file {vdir / 'version.json'} is damaged; {repair}")
-        return manifest, info
+        except ValidationError as exc:
+            field = ".".join(str(p) for p in exc.errors()[0]["loc"])
+            raise RegistryError(
+                f"the local registry file {vdir / 'version.json'} is damaged ({field}); {repair}"
+            ) from None
+        except (ValueError, RegistryError) as exc:  # a manifest field of the wrong type, or an unsafe path
+            raise RegistryError(
+                f"the local registry file {vdir / 'manifest.json'} is damaged ({exc}); {repair}"
+            ) from None
+        return manifest, dict(info)
 
     def files_dir(self, resolved: ResolvedCheckpoint) -> Path:
         return self._collection_dir(resolved.collection) / "versions" / resolved.version / "files"

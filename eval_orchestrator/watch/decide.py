@@ -190,11 +190,13 @@ class Pipeline:
                 return self._decision(entry, "promoted", "no baseline to compare with (allow_first)", **against)
             why = f"no baseline ({self.watch.baseline or 'watch.baseline unset'}) to compare with; allow_first is off"
             return self._decision(entry, "held", why, **against)
-        if comparison.regressions:
+        if comparison.gate == "held":  # a regression, or a task it could not compare: fails closed
             names = ", ".join(
-                f"{r.task}/{r.metric} ({r.verdict}, Δ {r.delta or 0:+.3f})" for r in comparison.regressions
+                f"{r.task}/{r.metric} ({r.verdict}" + (f", Δ {r.delta:+.3f})" if r.delta is not None else ")")
+                for r in comparison.held
             )
-            return self._decision(entry, "held", f"regressed against {base.version}: {names}", **against)
+            why = "regressed against" if comparison.regressions else "could not be compared with"
+            return self._decision(entry, "held", f"{why} {base.version}: {names or 'no task compared'}", **against)
         summary = ", ".join(f"{r.task}/{r.metric} {r.verdict}" for r in comparison.rows)
         return self._decision(entry, "promoted", f"no regression against {base.version}: {summary}", **against)
 

@@ -20,11 +20,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import requests  # noqa: E402
+import requests
 
-from tests.test_webhook import GOOD, TOKEN, Queue  # noqa: E402
-
-from eval_orchestrator.watch.webhook import WebhookServer, bind, make_app  # noqa: E402
+from eval_orchestrator.watch.webhook import WebhookServer, bind, make_app
+from tests.test_webhook import GOOD, TOKEN, Queue
 
 
 def healthz_latencies(url: str, count: int) -> list[float]:

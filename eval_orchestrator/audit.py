@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from inspect_ai.hooks import Hooks, ModelRetry, ModelUsageData, RunEnd, TaskStart, hooks
 
+from eval_orchestrator import attempts
 from eval_orchestrator.job import EvalMetadata
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ class _Open:
     path: Path
     fh: IO[str]
     inspect_run_id: str
+    log_dir: str
 
 
 @hooks(name=AUDIT_HOOK_NAME, description="eval-orchestrator: usage and audit log of every model call (JSONL)")
@@ -52,10 +54,11 @@ class UsageAudit(Hooks):
         if meta is None:
             return  # not one of our evals
         key = meta.job.key
+        attempts.mark(meta.log_dir, data.run_id)  # removed when the run ends; left only by a dead process
         path = job_dir(meta.log_dir, key) / USAGE_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = path.open("a", buffering=1)  # line-buffered: a crash loses at most the line in flight
-        self.open[data.eval_id] = _Open(key, meta.job.task_name, path, fh, data.run_id)
+        self.open[data.eval_id] = _Open(key, meta.job.task_name, path, fh, data.run_id, meta.log_dir)
 
     def _write(self, eval_id: str | None, event: dict[str, Any]) -> None:
         target = self.open.get(eval_id or "")
@@ -100,6 +103,7 @@ class UsageAudit(Hooks):
         for eval_id, target in list(self.open.items()):
             if target.inspect_run_id == data.run_id:
                 target.fh.close()
+                attempts.unmark(target.log_dir, {data.run_id})
                 del self.open[eval_id]
 
 

@@ -93,3 +93,10 @@ def read_log_member(log: Path, member: str) -> bytes | None:
 
     result: bytes | None = run_coroutine(read())
     return result
+
+
+def cleanup_sample_buffers(log: str) -> None:
+    """Remove the sample buffer Inspect keeps beside a log while it is written (for a log we remove)."""
+    from inspect_ai.log._recorders.buffer.buffer import cleanup_sample_buffers_for_log
+
+    cleanup_sample_buffers_for_log(log)

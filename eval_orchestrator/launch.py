@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from eval_orchestrator import env, inspect_api
+from eval_orchestrator import attempts, env, inspect_api
 from eval_orchestrator.ecosystem import hooks_environment, weave_environment
 from eval_orchestrator.error_text import error_text
 from eval_orchestrator.errors import EvalFailed, OrchestratorError, UserError
@@ -90,4 +90,6 @@ def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
             **plan.inspect.eval_set_args(),
             **plan.generate,
         )
+    if success:  # the logs of an attempt that died are superseded now (their samples were taken over)
+        attempts.sweep_dead_attempts(version.log_dir)
     return VersionResult(version, list(logs), bool(success))

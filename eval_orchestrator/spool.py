@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from filelock import FileLock
 from pydantic import Field, TypeAdapter, ValidationError
 
 from eval_orchestrator.errors import SpoolError
@@ -227,6 +228,20 @@ class Spool:
     def ledger(self) -> SyncLedger:
         self.root.mkdir(parents=True, exist_ok=True)
         return SyncLedger(self.root / LEDGER_FILE)
+
+    def run_lock(self, run_id: str) -> FileLock:
+        """Held by the process that has run ``run_id`` open (released by the OS if it dies)."""
+        locks = self.root / "locks"
+        locks.mkdir(parents=True, exist_ok=True)
+        return FileLock(str(locks / f"{run_id}.lock"))
+
+    def orphan_offline_runs(self, run_id: str) -> list[Path]:
+        """Offline run folders of ``run_id`` that no record names: an attempt that died before it
+        finished (its samples are taken over by the next attempt). Call holding ``run_lock(run_id)``."""
+        named = {Path(record.run_dir).resolve() for record in self.records()}
+        named |= {Path(record.run_dir).resolve() for record in self.comparisons()}
+        found = (self.wandb_dir / "wandb").glob(f"offline-run-*-{run_id}")
+        return [folder for folder in sorted(found) if folder.is_dir() and folder.resolve() not in named]
 
     def pending_file(self, run_id: str, attempt: str, what: str) -> Path:
         """Where one attempt of a job keeps what ``sync`` may have to send W&B for it (folder made)."""

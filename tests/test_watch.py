@@ -102,7 +102,26 @@ def test_no_baseline_is_held_unless_allow_first(isolated_env: Path) -> None:
     assert "promoted: local-registry/tiny:v1" in allowed.stderr and aliases(isolated_env)["staging"] == "v1"
 
 
-@pytest.mark.parametrize("state", ["evaluating", "evaluated", "compared", "promoting"])
+def comparison_runs(root: Path) -> tuple[int, int]:
+    """(comparison records in the spool, offline folders of comparison runs)."""
+    spool = root / "wb" / "wandb"
+    records = [
+        json.loads(line) for line in (spool / "eval-orchestrator" / "comparisons.jsonl").read_text().splitlines()
+    ]
+    ids = {record["run_id"] for record in records}
+    folders = [f for f in spool.glob("offline-run-*") if f.name.rsplit("-", 1)[-1] in ids]
+    return len(records), len(folders)
+
+
+def run_folders(root: Path) -> dict[str, int]:
+    """Offline W&B run folders per run id."""
+    counts: dict[str, int] = {}
+    for folder in (root / "wb" / "wandb").glob("offline-run-*"):
+        counts[folder.name.rsplit("-", 1)[-1]] = counts.get(folder.name.rsplit("-", 1)[-1], 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("state", ["evaluating", "evaluated", "compared", "logged", "promoting"])
 def test_a_watcher_killed_at_each_state_resumes_without_doing_anything_twice(isolated_env: Path, state: str) -> None:
     plan = write_plan(isolated_env)
     register(isolated_env, 10, "prod")
@@ -116,8 +135,42 @@ def test_a_watcher_killed_at_each_state_resumes_without_doing_anything_twice(iso
     assert aliases(isolated_env)["staging"] == "v1"
     assert eval_logs(isolated_env)["v1"] == 1  # eval_set reused what was done: one log
     [v1] = [e for e in Ledger(isolated_env / "ledger.sqlite").entries() if e.version == "v1"]
-    assert v1.state == "promoted" and v1.claimed_by is None
+    assert v1.state == "promoted" and v1.claimed_by is None and v1.attempts == 1  # the kill spent no attempt
+    assert comparison_runs(isolated_env) == (1, 1)  # the comparison was logged to W&B once
+    assert set(run_folders(isolated_env).values()) == {1}  # one offline run folder per run id
     assert watch_once(plan).returncode == 0  # and then nothing is left to do
+
+
+def test_a_watcher_killed_mid_eval_reuses_every_finished_sample(isolated_env: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    solved = isolated_env / "solved.txt"
+    plan = write_plan(isolated_env, allow_first=True)
+    settings = json.loads(plan.read_text())
+    slow = Path(__file__).parent / "fixtures" / "slow_tasks.py"
+    settings["tasks"] = [{"spec": f"{slow}@slow", "args": {"count": 10, "delay": 0.3, "record": str(solved)}}]
+    settings["model"] = {"name": "mockllm/model", "args": {}}
+    settings["inspect"]["max_samples"] = 1
+    plan.write_text(json.dumps(settings))
+    register(isolated_env, 10)
+    proc = subprocess.Popen([*CLI, "watch", "--config", str(plan), "--once"], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (solved.exists() and len(solved.read_text().split()) >= 4):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-2000:]
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    before = solved.read_text().split()
+    resumed = watch_once(plan)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "(attempt 1 of 3)" in resumed.stderr  # the dead attempt was not spent
+    after = solved.read_text().split()
+    assert sorted(after) == sorted(set(after)) and len(after) == 10, (before, after)  # nothing solved twice
+    assert eval_logs(isolated_env) == {"v0": 1}  # one .eval for the task: the dead attempt's is gone
+    assert set(run_folders(isolated_env).values()) == {1}  # and one W&B run folder
 
 
 def test_two_watchers_on_one_ledger_never_run_the_same_version(isolated_env: Path) -> None:

@@ -171,4 +171,5 @@ def finish_job(
         fallback=job_run.fallback,
     )
     job_run.spool.record(record)
+    job_run.release()
     return record

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from filelock import FileLock, Timeout
 
 from eval_orchestrator.job import Job, TrackingSettings, WandbRunMode
 from eval_orchestrator.spool import Spool, append_history
@@ -34,6 +37,7 @@ class JobRun:
     next_step: int = 0  # the W&B step the next logged row gets
     history_file: Path | None = None  # online: every logged row with its step, in case W&B misses some
     summary: dict[str, Any] = field(default_factory=dict)  # what the run's summary was given
+    lock: FileLock | None = None  # held while this process has the job's run open
 
     @property
     def online(self) -> bool:
@@ -69,6 +73,8 @@ class JobRun:
                 log.warning("%s: %s", self.job.label, self.fallback)
                 self.settings = self.settings.offline()
         if self.run is None:
+            if not self.online:
+                self._drop_dead_attempts(self.local_id or run_id(self.job.key))
             self.run = self._init(config, self.settings.mode, self.local_id)
         if not self.online:
             return
@@ -80,6 +86,25 @@ class JobRun:
             # Lineage: it exists even if the eval then crashes.
             self.run.use_artifact(str(self.job.ref))
             self.model_used = True
+
+    def _drop_dead_attempts(self, rid: str) -> None:
+        """One offline run folder per run id: an attempt that died mid-run left one that nothing names
+        (this attempt takes its samples over); removed once we hold the run's lock, which a live
+        attempt elsewhere would hold."""
+        self.lock = self.spool.run_lock(rid)
+        try:
+            self.lock.acquire(timeout=0)
+        except Timeout:
+            self.lock = None  # the same job is open in another live process: its folder stays
+            return
+        for folder in self.spool.orphan_offline_runs(rid):
+            log.info("%s: removing %s, left by an attempt that died", self.job.label, folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def _init(self, config: dict[str, Any], mode: WandbRunMode, local_id: str | None = None) -> Any:
         import wandb

@@ -28,7 +28,7 @@ from eval_orchestrator.watch_config import WatchConfig
 if TYPE_CHECKING:
     from eval_orchestrator.det.submit import DeterminedExecutor
 
-READY = frozenset({"baseline", "promoted", "held", "compared", "evaluated"})  # a baseline with results
+READY = frozenset({"baseline", "promoted", "held", "logged", "compared", "evaluated"})  # a baseline with results
 KILL_AT = "EVAL_ORCHESTRATOR_TEST_KILL_AT"
 
 
@@ -62,7 +62,9 @@ class Pipeline:
             entry = self._compare(entry)
             if entry.state != "compared":
                 return entry
-        return self._gate(entry)
+        if entry.state == "compared":
+            entry = self._record(entry)  # once: a watcher killed after this does not log it again
+        return self._gate(entry) if entry.state == "logged" else entry
 
     def _decision(self, entry: Entry, outcome: str, reason: str, **more: object) -> Decision:
         return Decision.model_validate(
@@ -200,11 +202,20 @@ class Pipeline:
         summary = ", ".join(f"{r.task}/{r.metric} {r.verdict}" for r in comparison.rows)
         return self._decision(entry, "promoted", f"no regression against {base.version}: {summary}", **against)
 
+    def _record(self, entry: Entry) -> Entry:
+        """The decision into W&B, then the ledger says so."""
+        if entry.decision is None:  # compared, but the decision is not in the ledger: decide again
+            entry = self._compare(self.ledger.advance(entry, self.owner, "evaluated"))
+            if entry.state != "compared" or entry.decision is None:
+                return entry
+        self._log(entry, entry.decision)
+        entry = self.ledger.advance(entry, self.owner, "logged")
+        _crash_point("logged")
+        return entry
+
     def _gate(self, entry: Entry) -> Entry:
         decision = entry.decision
-        if decision is None:  # compared, but the decision is not in the ledger: decide again
-            return self.ledger.advance(entry, self.owner, "evaluated")
-        self._log(entry, decision)
+        assert decision is not None  # logged: the decision is in the ledger
         if decision.outcome == "promoted" and self.watch.promote:
             self.registries.of(entry.ref).set_alias(entry.ref, self.watch.promote)
             _crash_point("promoting")

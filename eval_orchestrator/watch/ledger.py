@@ -1,7 +1,8 @@
 """The watch ledger: one SQLite row per (watched collection, version digest, plan), so each version is
 evaluated once per plan, whatever crashes in between.
 
-States: discovered -> evaluating -> evaluated -> compared -> promoted | held | failed, or
+States: discovered -> evaluating -> evaluated -> compared -> logged (the decision in W&B) -> promoted |
+held | failed, or
 ``baseline`` for the version others are compared with. A watcher claims a row with a lease before
 working on it (in one ``BEGIN IMMEDIATE`` transaction, so two watchers never claim the same row);
 a claim whose lease ran out, or whose owner on this host is dead (``kill -9``), can be taken over,
@@ -34,7 +35,9 @@ from eval_orchestrator.errors import UserError
 from eval_orchestrator.refs import Backend, CheckpointRef, CollectionRef
 from eval_orchestrator.watch.decision import Decision
 
-State = Literal["discovered", "evaluating", "evaluated", "compared", "promoted", "held", "failed", "baseline"]
+State = Literal[
+    "discovered", "evaluating", "evaluated", "compared", "logged", "promoted", "held", "failed", "baseline"
+]
 TERMINAL: frozenset[str] = frozenset({"promoted", "held", "failed", "baseline"})
 Role = Literal["candidate", "baseline"]
 SCHEMA_VERSION = 2

@@ -118,10 +118,12 @@ class TrackingSettings(FrozenContract):
     hf_upload_repo: str | None = None
     hf_upload_dir: str = "eval-results"
     weave: bool = False  # wandb.weave: Weave traces beside our runs
+    secrets: tuple[str, ...] = ()  # the declared secrets' names: their values are scrubbed from what we write
 
     @classmethod
     def from_config(cls, config: RunConfig) -> TrackingSettings:
-        return cls.from_sections(config.wandb, config.hub)
+        settings = cls.from_sections(config.wandb, config.hub)
+        return settings.model_copy(update={"secrets": tuple(secret.name for secret in config.secrets)})
 
     @classmethod
     def from_sections(cls, wandb: WandbConfig, hub: HubConfig | None = None) -> TrackingSettings:

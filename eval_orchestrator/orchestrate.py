@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +20,7 @@ from eval_orchestrator.progress import TransferProgress
 from eval_orchestrator.refs import CheckpointRef
 from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import RunConfig, StoreConfig
+from eval_orchestrator.scrub import Scrubber
 from eval_orchestrator.spool import LineageRecord, Spool
 from eval_orchestrator.store.checkpoint_store import Materialized
 from eval_orchestrator.store.factory import open_store
@@ -202,10 +203,12 @@ def execute(plan: Plan, notify: Notify = quiet) -> RunReport:
     from eval_orchestrator.tracking.hook import tracker
 
     report = RunReport(plan, [])
+    scrub = Scrubber.of(plan.tracking.secrets)  # an error a task echoed a secret into is shown without it
     for version in plan.versions:
         result = run_version(plan, version)
         hint = context_hint(version.checkpoint.path, plan.generate.get("max_tokens"))
-        report.outcomes.extend(_outcomes(version.jobs, result.logs, hint))
+        outcomes = _outcomes(version.jobs, result.logs, hint)
+        report.outcomes.extend(replace(o, error=scrub.text(o.error)) if o.error else o for o in outcomes)
         tracked = tracker().collect(str(version.log_dir))
         report.records.extend(tracked.records)
         report.tracker_errors.extend(tracked.errors)

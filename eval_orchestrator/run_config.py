@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from eval_orchestrator.credentials import credential_path
 from eval_orchestrator.errors import ConfigError
 from eval_orchestrator.redact import secret_path
 from eval_orchestrator.refs import CheckpointRef
@@ -248,6 +249,15 @@ class RunConfig(StrictModel):
                     f"{where}: {found!r} looks like a secret, and its value would be written into logs, W&B and "
                     f"artifacts; declare it under secrets: (or --secret {key.upper()}) and have the task or "
                     "provider read it from the environment"
+                )
+        # A credential under a harmless key (-T note=sk-..., a role spec, a W&B tag) would be written too.
+        trees += [("model.roles", self.model.roles), ("model.name", self.model.name), ("wandb.tags", self.wandb.tags)]
+        for where, tree in trees:
+            if shaped := credential_path(tree, where):
+                raise ConfigError(
+                    f"{shaped[0]} holds what looks like a {shaped[1]}; it would be written into logs, W&B and "
+                    "artifacts: put it in the environment, declare its name under secrets: (or --secret NAME), "
+                    "and have the task or provider read it from there"
                 )
         return self
 

@@ -243,6 +243,13 @@ class Spool:
         found = (self.wandb_dir / "wandb").glob(f"offline-run-*-{run_id}")
         return [folder for folder in sorted(found) if folder.is_dir() and folder.resolve() not in named]
 
+    def scrubbed_copy(self, job_key: str, name: str) -> Path:
+        """Where the scrubbed copy of a job's Inspect log is kept for upload: here, not in the log dir,
+        where Inspect's eval_set would take it for a newer log of the task and remove the original."""
+        folder = self.root / "scrubbed" / job_key
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / name
+
     def pending_file(self, run_id: str, attempt: str, what: str) -> Path:
         """Where one attempt of a job keeps what ``sync`` may have to send W&B for it (folder made)."""
         pending = self.root / PENDING_DIR

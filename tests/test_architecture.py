@@ -38,12 +38,14 @@ TREES = {name: ast.parse(path.read_text()) for name, path in MODULES.items()}
 # The layers, lowest first: a module imports its own layer or lower ones, never a higher one.
 LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "error_text", "env", "notify", "strict", "jsonl", "interrupts", "paths", "progress",
+                    "credentials", "scrub",
                     "redact", "score_values", "inspect_api", "comparison.stats", "tasks", "tasks.capitals",
                     "tiny_checkpoint", "comparison", "registry", "store", "tracking", "det", "watch"}),
     ("grammar", {"refs"}),
     ("schema", {"checkpoint", "watch_config", "run_config", "config", "job"}),
     ("infrastructure", {"local_files", "s3_objects", "wandb_api", "registry.*", "store.*", "spool", "publish", "hub",
-                        "audit", "task_loader", "ecosystem", "comparison.model", "watch.decision", "watch.ledger"}),
+                        "audit", "attempts", "task_loader", "ecosystem", "comparison.model", "watch.decision",
+                        "watch.ledger"}),
     ("planning", {"plan", "preflight", "comparison.scores", "comparison.wandb_results", "comparison.report",
                   "comparison.plot", "comparison.wandb_log", "tracking.*", "lockfile", "det.hparams", "det.export",
                   "det.submit", "watch.sources"}),

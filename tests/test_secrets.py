@@ -158,3 +158,59 @@ def test_secret_metadata_of_a_w_and_b_version_is_redacted(isolated_env: Path, wa
     done = _run("team/models/tiny:prod", env={"EVAL_TEST_TOKEN": "x", "WANDB_MODE": "offline"})
     assert done.returncode == 0, done.stderr[-3000:]
     assert leaks(isolated_env, resolved.stdout, done.stdout, done.stderr) == []
+
+
+def _inspects_own(root: Path) -> tuple[Path, ...]:
+    """What Inspect itself writes in the log dirs (its logs and listings): Inspect's files, not ours."""
+    logs = root / "logs"
+    return tuple(p for p in logs.rglob("*") if p.is_file() and "eval-orchestrator" not in p.relative_to(logs).parts)
+
+
+def test_a_declared_secret_a_task_echoes_is_scrubbed_from_all_we_write(
+    isolated_env: Path, registered: str, wandb_server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    echo = f"{FIXTURES / 'secret_tasks.py'}@echoes_secret"
+    env = {"EVAL_TEST_TOKEN": PLANT, "WANDB_MODE": "online", "WANDB_PROJECT": "evals", "WANDB_ENTITY": "team"}
+    done = cli("run", "--checkpoint", registered, "--task", echo, "--model", "mockllm/model", "--display", "none",
+               "--fail-on-error", "0.5", "--secret", "EVAL_TEST_TOKEN", "--json", "--log-dir", "logs",
+               env=env)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    inspects = _inspects_own(isolated_env)
+    assert any(PLANT.encode() in p.read_bytes() or p.suffix == ".eval" for p in inspects)  # Inspect recorded it
+    assert leaks(isolated_env, done.stdout, skip=inspects) == []
+    assert wandb_server.state.uploads and server_leaks(wandb_server) == []
+    assert "***EVAL_TEST_TOKEN***" in json.dumps(wandb_server.state.file_stream) or any(
+        b"***EVAL_TEST_TOKEN***" in blob for data in wandb_server.state.uploads.values() for blob in _blobs(data)
+    )  # replaced where it was, not dropped
+    warned = [r.getMessage() for r in caplog.records if "holds the value of declared secret" in r.getMessage()]
+    assert warned and "secret(s) EVAL_TEST_TOKEN" in warned[0]  # named, never shown
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("eval_orchestrator"))
+    assert PLANT not in done.stderr and PLANT not in ours  # (Inspect's own trace log is Inspect's)
+
+
+@pytest.mark.parametrize(
+    ("channel", "args", "kind"),
+    [
+        ("-T note", ["-T", "note=sk-proj-abcdefghijklmnopqrstuvwx12345678"], "OpenAI API key"),
+        ("-M base", ["-M", "header=Bearer abcdefghijklmnopqrstuvwx12345678"], "bearer token"),
+        ("--model-role", ["--model-role", "grader=mockllm/hf_abcdefghijklmnopqrstuvwxyzABCDEFGH"], "Hugging Face"),
+        ("a JWT", ["-T", "note=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJlMTIz"], "JSON Web Token"),
+        ("an AWS key", ["-M", "region_hint=AKIAIOSFODNN7EXAMPLE"], "AWS Access Key"),
+    ],
+)
+def test_a_credential_under_a_harmless_key_is_refused(
+    isolated_env: Path, registered: str, channel: str, args: list[str], kind: str
+) -> None:
+    done = _run(registered, *args)
+    assert_one_line_error(done, f"holds what looks like a {kind}")
+    assert "declare its name under secrets:" in done.stderr and args[1].split("=", 1)[1] not in done.stderr
+    assert not (isolated_env / "store").exists(), channel
+
+
+def test_a_credential_in_registry_metadata_or_description_is_refused(isolated_env: Path, registered: str) -> None:
+    source = str(isolated_env / "ckpt")
+    for extra in (["--metadata", "note=ghp_abcdefghijklmnopqrstuvwxyzABCDEF1234"],
+                  ["--description", "key sk-ant-abcdefghijklmnopqrstuvwxyz0123"]):  # fmt: skip
+        done = cli("registry", "add", source, "--name", "tiny", *extra)
+        assert_one_line_error(done, "holds what looks like a")
+    assert [v["version"] for v in json.loads(cli("registry", "ls", "tiny", "--json").stdout)] == ["v0"]

@@ -36,10 +36,17 @@ def registry_add(
     source: str, collection: str, aliases: tuple[str, ...], metadata: tuple[str, ...], description: str | None
 ) -> None:
     """Register SOURCE (a directory, or s3://bucket/prefix by reference) as the next version vN of COLLECTION."""
+    from eval_orchestrator.credentials import credential_path
     from eval_orchestrator.errors import UserError
     from eval_orchestrator.redact import is_secret_key
 
     pairs = kv_pairs(metadata, "--metadata")
+    shaped = credential_path({"--metadata": pairs, "--description": description or ""})
+    if shaped is not None:
+        raise UserError(
+            f"{shaped[0]} holds what looks like a {shaped[1]}; registry metadata is copied into every run's W&B "
+            "config: keep credentials in the environment (declare them under secrets: in the run config)"
+        )
     if secret := next((key for key in pairs if is_secret_key(key)), None):
         raise UserError(
             f"--metadata {secret}=... looks like a secret; registry metadata is copied into every run's W&B config "

@@ -8,6 +8,7 @@ on W&B and then fail.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +25,8 @@ from eval_orchestrator.wandb_api import outage
 
 if TYPE_CHECKING:
     from inspect_ai.log import EvalLog
+
+log = logging.getLogger(__name__)
 
 Fail = Callable[[str], None]  # reports a tracking failure (the orchestrator fails the command)
 
@@ -77,7 +80,9 @@ def _results_files(job_run: JobRun, summary: JobSummary, fail: Fail) -> ResultsF
         return None
     log_path = Path(summary.inspect_log)
     own_dir = job_dir(log_path.parent, job_run.job.key)
+    summary = JobSummary.model_validate(job_run.scrub.tree(summary.model_dump()))
     summary_file = write_summary(job_run.job, own_dir, summary)
+    log_path = _shippable_log(job_run, log_path)
     usage_file = own_dir / USAGE_FILE
     files = {"summary.json": summary_file, "usage.jsonl": usage_file, f"logs/{log_path.name}": log_path}
     hub_url = _hub_copy(job_run, files, fail)
@@ -88,6 +93,24 @@ def _results_files(job_run: JobRun, summary: JobSummary, fail: Fail) -> ResultsF
         metrics=summary.metrics,
         hub_url=hub_url,
     )
+
+
+def _shippable_log(job_run: JobRun, log_path: Path) -> Path:
+    """The Inspect log to upload: itself, or a scrubbed copy when a task echoed a declared secret into it
+    (Inspect's own file is left as Inspect wrote it; a warning names the secret, never its value)."""
+    if not job_run.scrub:
+        return log_path
+    copy = job_run.spool.scrubbed_copy(job_run.job.key, log_path.name)
+    found = job_run.scrub.eval_log(log_path, copy)
+    if not found:
+        copy.unlink()
+        return log_path
+    log.warning(
+        "%s: the Inspect log %s holds the value of declared secret(s) %s (a task echoed it); the copy uploaded "
+        "to W&B and the Hub has it replaced by ***NAME***",
+        job_run.job.label, log_path, ", ".join(found),
+    )  # fmt: skip
+    return copy
 
 
 def _log_table_and_results(job_run: JobRun, samples: list[dict[str, Any]], results: ResultsFiles | None) -> _Spooling:
@@ -137,7 +160,8 @@ def finish_job(
     job_run.summarize(summary.run_summary())
     job_run.summarize(progress.token_summary())
     results = _results_files(job_run, summary, fail)
-    spooling = _log_table_and_results(job_run, progress.samples, results)
+    samples = job_run.scrub.tree(progress.samples)
+    spooling = _log_table_and_results(job_run, samples, results)
     _finish_run(job_run, summary.status, spooling)
     # Online, the rows W&B may lack are re-logged by `sync` from our own record of them; a
     # `wandb sync` of this run's files would resend the rows W&B already has, as new rows.
@@ -145,8 +169,8 @@ def finish_job(
     if job_run.history_file is not None and not history_pending:
         job_run.history_file.unlink(missing_ok=True)
     table_pending = None
-    if spooling.table and progress.samples:
-        table_pending = write_table(job_run.pending_file("samples.json"), progress.samples)
+    if spooling.table and samples:
+        table_pending = write_table(job_run.pending_file("samples.json"), samples)
     record = LineageRecord(
         job_key=job.key,
         attempt=job_run.attempt,

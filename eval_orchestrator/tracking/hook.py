@@ -25,6 +25,7 @@ from inspect_ai.log import EvalLog
 from eval_orchestrator import inspect_api
 from eval_orchestrator.job import EvalMetadata, Job
 from eval_orchestrator.redact import redact
+from eval_orchestrator.scrub import Scrubber
 from eval_orchestrator.spool import LineageRecord
 from eval_orchestrator.tracking.finish import finish_job
 from eval_orchestrator.tracking.progress import JobProgress
@@ -84,9 +85,10 @@ class WandbTracker(Hooks):
         meta = EvalMetadata.from_inspect(data.spec.metadata)
         if meta is None:
             return  # not one of our evals
-        tracked = TrackedJob(meta, data.run_id, JobRun(meta.job, meta.tracking))
+        scrub = Scrubber.of(meta.tracking.secrets)
+        tracked = TrackedJob(meta, data.run_id, JobRun(meta.job, meta.tracking, scrub=scrub))
         self.jobs[data.eval_id] = tracked
-        config = {**redact(meta.tracking.config), **run_config(meta.job, data.spec, data.eval_id)}
+        config = scrub.tree({**redact(meta.tracking.config), **run_config(meta.job, data.spec, data.eval_id)})
         # wandb.init takes about half a second: in a thread, so the samples start meanwhile
         # (their rows wait in `pending`). Online, we wait for it: lineage comes before the eval.
         tracked.run.starting = self._starter.submit(tracked.run.start, config)

@@ -16,6 +16,7 @@ from typing import Any
 from filelock import FileLock, Timeout
 
 from eval_orchestrator.job import Job, TrackingSettings, WandbRunMode
+from eval_orchestrator.scrub import Scrubber
 from eval_orchestrator.spool import Spool, append_history
 from eval_orchestrator.tracking.rows import run_id, run_name, run_tags
 from eval_orchestrator.wandb_api import first_line, history_short_of, outage, sdk_settings
@@ -38,6 +39,7 @@ class JobRun:
     history_file: Path | None = None  # online: every logged row with its step, in case W&B misses some
     summary: dict[str, Any] = field(default_factory=dict)  # what the run's summary was given
     lock: FileLock | None = None  # held while this process has the job's run open
+    scrub: Scrubber = field(default_factory=Scrubber)  # declared secrets' values, replaced in all we log
 
     @property
     def online(self) -> bool:
@@ -139,7 +141,7 @@ class JobRun:
     def log(self, row: dict[str, Any] | None = None) -> None:
         """Log ``row`` once the run exists (rows logged before then wait, in order)."""
         if row is not None:
-            self.pending.append(row)
+            self.pending.append(self.scrub.tree(row))
         if not self.ready:
             return
         while self.pending:
@@ -151,9 +153,9 @@ class JobRun:
 
     def summarize(self, values: dict[str, Any]) -> None:
         """Set run summary keys, and remember them for `sync` should W&B not get them."""
-        for key, value in values.items():
+        for key, value in self.scrub.tree(values).items():
             self.run.summary[key] = value
-        self.summary.update(values)
+        self.summary.update(self.scrub.tree(values))
 
     def rows_missing(self) -> str | None:
         """Why W&B lacks history rows this attempt logged, or None when it holds them all or cannot say."""

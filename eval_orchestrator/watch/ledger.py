@@ -35,9 +35,7 @@ from eval_orchestrator.errors import UserError
 from eval_orchestrator.refs import Backend, CheckpointRef, CollectionRef
 from eval_orchestrator.watch.decision import Decision
 
-State = Literal[
-    "discovered", "evaluating", "evaluated", "compared", "logged", "promoted", "held", "failed", "baseline"
-]
+State = Literal["discovered", "evaluating", "evaluated", "compared", "logged", "promoted", "held", "failed", "baseline"]
 TERMINAL: frozenset[str] = frozenset({"promoted", "held", "failed", "baseline"})
 Role = Literal["candidate", "baseline"]
 SCHEMA_VERSION = 2

@@ -6,6 +6,7 @@ Every validation problem becomes one line naming the key path and the fix (Confi
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -117,18 +118,48 @@ def build_config(
 
     ``source`` names the input in error messages (default: the file, or "run config").
     """
-    tree: dict[str, Any] = read_yaml(file) if file else dict(base or {})
-    tree = merge(tree, env_overrides(environ))
-    tree = merge(tree, layer or {})
-    tree = merge(tree, flags or {})
+    written: dict[str, Any] = read_yaml(file) if file else dict(base or {})
+    from_env = env_overrides(environ)
+    tree = merge(merge(merge(written, from_env), layer or {}), flags or {})
     watched = tree.get("watch", {}).get("collections") if isinstance(tree.get("watch"), dict) else None
     if "checkpoints" not in tree and isinstance(watched, list) and watched:
         tree["checkpoints"] = watched  # a watch plan: the watcher names the versions; the plan checks as a run
     source = source or (str(file) if file else "run config")
     try:
-        return RunConfig.model_validate(tree)
+        config = RunConfig.model_validate(tree)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(exc, source)) from None
+    _no_hidden_mistake(written, from_env, tree, source)
+    return config
+
+
+def _no_hidden_mistake(written: dict[str, Any], from_env: dict[str, Any], tree: dict[str, Any], source: str) -> None:
+    """A value the environment overrides must still be valid in the file: a typo there would come back
+    the day the variable is unset."""
+    for dotted in env.config_overrides().keys() & _dotted(from_env):
+        path = tuple(dotted.split("."))
+        node: Any = written
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is None:
+            continue
+        trial = copy.deepcopy(tree)
+        _set(trial, path, node)
+        try:
+            RunConfig.model_validate(trial)
+        except ValidationError as exc:
+            variable = env.variable_for(dotted)
+            hidden_by = f" (hidden by {variable.name} now)" if variable else ""
+            message = format_validation_error(exc, source)
+            raise ConfigError(f"{message}{hidden_by}; fix it in the file") from None
+
+
+def _dotted(tree: dict[str, Any], prefix: str = "") -> set[str]:
+    out: set[str] = set()
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        out |= _dotted(value, name + ".") if isinstance(value, dict) else {name}
+    return out
 
 
 SectionT = TypeVar("SectionT", bound=BaseModel)

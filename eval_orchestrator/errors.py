@@ -19,6 +19,7 @@ The CLI prints any of them as one line on stderr and exits with its code, never 
 from __future__ import annotations
 
 import errno
+import re
 from pathlib import Path
 from typing import ClassVar
 
@@ -108,6 +109,15 @@ def disk_full(exc: BaseException | None) -> bool:
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
+
+
+# How an ENOSPC reads once Inspect has recorded it in a log's error (its only form there: text).
+_ENOSPC_TEXT = re.compile(r"OSError\(28,|\[Errno 28\]|No space left on device")
+
+
+def disk_full_text(message: str | None) -> bool:
+    """Whether an error Inspect recorded as text was a full disk (ENOSPC)."""
+    return bool(message and _ENOSPC_TEXT.search(message))
 
 
 def from_os_error(exc: OSError, doing: str) -> OrchestratorError:

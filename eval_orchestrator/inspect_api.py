@@ -100,3 +100,19 @@ def cleanup_sample_buffers(log: str) -> None:
     from inspect_ai.log._recorders.buffer.buffer import cleanup_sample_buffers_for_log
 
     cleanup_sample_buffers_for_log(log)
+
+
+def task_parameters(task: Task) -> list[str] | None:
+    """The parameters the task's @task function takes (what -T may set), or None when it takes
+    ``**kwargs`` or cannot be looked up (then nothing is refused)."""
+    import inspect as signature_of
+
+    from inspect_ai._util.registry import registry_info, registry_lookup
+
+    function = registry_lookup("task", getattr(task, "registry_name", None) or task.name)
+    if not callable(function):
+        return None
+    params = signature_of.signature(function).parameters.values()
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    return list(registry_info(function).metadata.get("params", []))

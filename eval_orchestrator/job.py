@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, computed_fie
 
 from eval_orchestrator import env
 from eval_orchestrator.checkpoint import VersionId
-from eval_orchestrator.errors import SpoolError
+from eval_orchestrator.errors import RefError, SpoolError
 from eval_orchestrator.refs import CheckpointRef
 from eval_orchestrator.run_config import HubConfig, RunConfig, WandbConfig
 
@@ -181,6 +181,8 @@ def read_contract(model: type[ModelT], data: Any, where: str) -> ModelT:
         return model.model_validate(data)
     except RecursionError:
         raise SpoolError(f"{where}: nested too deeply to be a record; move it aside and run again") from None
+    except RefError as exc:  # a reference inside the record that does not parse
+        raise SpoolError(f"{where}: {exc}; move it aside and run again") from None
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "<record>"

@@ -104,7 +104,7 @@ def read_lock(path: str | Path) -> Lockfile:
         ) from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
         raise ConfigError(f"lockfile {str(file)!r} cannot be read ({type(exc).__name__}); write it again") from None
-    return read_contract(Lockfile, data, str(file))
+    return read_contract(Lockfile, data, f"lockfile {file}")
 
 
 def locked_config(lock: Lockfile, notify: Notify = quiet) -> RunConfig:

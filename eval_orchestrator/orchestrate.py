@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eval_orchestrator.config import build_store_config
-from eval_orchestrator.errors import RegistryError, Unavailable
+from eval_orchestrator.errors import RegistryError, Unavailable, disk_full_text
 from eval_orchestrator.job import EvalMetadata, Job, TrackingSettings
 from eval_orchestrator.notify import Notify, quiet
 from eval_orchestrator.plan import Plan, build_plan
@@ -89,6 +89,11 @@ class JobOutcome:
     def headline(self) -> tuple[str, float] | None:
         return next(iter(self.metrics.items()), None)
 
+    @property
+    def disk_full(self) -> bool:
+        """The eval stopped because the disk holding its log filled (retry once there is room)."""
+        return self.status != "success" and disk_full_text(self.error)
+
 
 @dataclass
 class RunReport:
@@ -104,6 +109,18 @@ class RunReport:
     @property
     def log_dirs(self) -> list[Path]:
         return [version.log_dir for version in self.plan.versions]
+
+    def raise_if_disk_full(self) -> None:
+        """A full disk under the log dir is a retry-later (75), not a failed eval: finished samples are reused."""
+        from eval_orchestrator.errors import DiskFull
+
+        full = [o for o in self.outcomes if o.disk_full]
+        if full:
+            where = ", ".join(sorted({str(d) for d in self.log_dirs}))
+            raise DiskFull(
+                f"the disk holding the Inspect logs ({where}) filled during {len(full)} job(s); free space and run "
+                "again: finished samples are reused"
+            )
 
     @property
     def failed(self) -> list[JobOutcome]:

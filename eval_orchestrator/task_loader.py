@@ -38,11 +38,26 @@ def load_tasks(tasks: list[TaskConfig] | tuple[TaskConfig, ...]) -> list[LoadedT
         try:
             found = inspect_api.load_tasks(spec, task_config.args)
         except Exception as exc:  # Inspect raises several kinds here: its own text, whole, on one line
-            raise UserError(f"task {task_config.spec!r} could not be loaded: {error_text(exc)}") from None
+            # A file that fails to import reads as "Task named 'x' not found" when addressed as file.py@x.
+            why = _import_problem(task_config.spec) or error_text(exc)
+            raise UserError(f"task {task_config.spec!r} could not be loaded: {why}") from None
         if not found:
             raise UserError(f"task {task_config.spec!r} did not load: {_why_not_found(task_config.spec)}")
+        for task in found:
+            _check_args(task_config, task)
         loaded.extend(LoadedTask(task_config, task) for task in found)
     return loaded
+
+
+def _check_args(task_config: TaskConfig, task: Task) -> None:
+    """A -T the task does not take would change nothing (Inspect only warns): refused, naming what it takes."""
+    params = inspect_api.task_parameters(task)
+    unknown = sorted(set(task_config.args) - set(params)) if params is not None else []
+    if unknown:
+        takes = ", ".join(params or []) or "no arguments"
+        raise UserError(
+            f"task {task_config.spec!r} takes no argument {unknown[0]!r} (-T {unknown[0]}=...); it takes: {takes}"
+        )
 
 
 def _inspect_spec(spec: str) -> str:
@@ -58,9 +73,20 @@ def _why_not_found(spec: str) -> str:
     file, _, name = spec.partition("@")
     if not file.endswith(".py"):
         return "no installed package registers it; check the name (`inspect list tasks`) or install the package"
-    path = Path(file)
-    if not path.is_file():
+    if not Path(file).is_file():
         return f"{file} does not exist (relative to {Path.cwd()})"
+    if problem := _import_problem(spec):
+        return problem
+    where = f"no @task named {name!r} in {file}" if name else f"no @task in {file}"
+    return where + "; check the spec ('file.py@task' or 'package/task')"
+
+
+def _import_problem(spec: str) -> str | None:
+    """Why the task file ``spec`` names cannot be imported (its SyntaxError, or what it raised), or None."""
+    file = spec.partition("@")[0]
+    path = Path(file)
+    if not file.endswith(".py") or not path.is_file():
+        return None
     try:
         source = path.read_text(encoding="utf-8")
         compile(source, str(path), "exec")
@@ -74,5 +100,4 @@ def _why_not_found(spec: str) -> str:
         module.loader.exec_module(importlib.util.module_from_spec(module))
     except Exception as exc:  # the import error Inspect swallowed: the user's to fix
         return f"{file} failed to import: {type(exc).__name__}: {error_text(exc)}"
-    where = f"no @task named {name!r} in {file}" if name else f"no @task in {file}"
-    return where + "; check the spec ('file.py@task' or 'package/task')"
+    return None

@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.bad_input_cases import CASES, Case
+from tests.bad_input_cases import CASES as FIRST
+from tests.bad_input_cases import Case
 from tests.cli import Completed, invoke
+from tests.hostile_cases import HOSTILE_CASES
 
 CLI = [sys.executable, "-m", "eval_orchestrator.cli"]
 
@@ -52,6 +54,9 @@ def _attempt(case: Case, shared: Path, root: Path) -> tuple[Case, Completed]:
     return case, invoke(*case.args, env=env, cwd=root)
 
 
+CASES = [*FIRST, *HOSTILE_CASES]
+
+
 def test_the_bad_input_corpus(tmp_path: Path) -> None:
     shared = _registry(tmp_path / "base")
     before = invoke("registry", "ls", "--json", env={"EVAL_ORCHESTRATOR_REGISTRY": str(shared)}).stdout
@@ -71,7 +76,7 @@ def test_the_bad_input_corpus(tmp_path: Path) -> None:
             continue
         problems.append(f"{case.name}: exit {done.returncode}, stderr {done.stderr[-600:]!r}")
     print(f"\nbad-input corpus: {tally}")
-    assert len(CASES) >= 100
+    assert len(CASES) >= 250
     assert not problems, "\n".join(problems)
     after = invoke("registry", "ls", "--json", env={"EVAL_ORCHESTRATOR_REGISTRY": str(shared)}).stdout
     assert after == before  # the shared registry is as it was: nothing half-written

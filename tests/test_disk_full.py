@@ -91,3 +91,15 @@ def test_dead_downloads_are_swept_to_make_room(isolated_env: Path, small_disk: P
     done = cli("resolve", medium, store=store)
     assert done.returncode == 0, done.stderr
     assert not dead.parent.exists()
+
+
+def test_a_full_disk_under_the_log_dir_is_75_not_a_failed_eval(isolated_env: Path, small_disk: Path) -> None:
+    slow = Path(__file__).parent / "fixtures" / "slow_tasks.py"
+    register(isolated_env, "tiny", 100)
+    (small_disk / "filler").write_bytes(b"\0" * (2 * MIB - 96 * 1024))  # 96 KiB left: the log cannot finish
+    done = invoke("run", "--checkpoint", "local-registry/tiny", "--task", f"{slow}@slow", "-T", "count=60",
+                  "-T", "delay=0", "--model", "mockllm/model", "--log-dir", str(small_disk / "logs"))  # fmt: skip
+    assert done.returncode == 75, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "the disk holding the Inspect logs" in errors[0] and "free space" in errors[0]
+    assert "Traceback" not in done.stderr

@@ -70,6 +70,7 @@ def run(**params: Any) -> None:
         click.echo(json.dumps([_outcome_json(o) for o in report.outcomes], indent=2))
     else:
         _print_report(report)
+    report.raise_if_disk_full()
     if not report.ok:
         problems = [f"{o.job.label} ({o.status}{': ' + o.error[:300] if o.error else ''})" for o in report.failed]
         problems += report.tracker_errors

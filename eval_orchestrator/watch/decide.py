@@ -107,6 +107,7 @@ class Pipeline:
         from eval_orchestrator import orchestrate
 
         report = orchestrate.run(config, notify=self.notify)
+        report.raise_if_disk_full()  # 75: the watcher stops with the version at its state, not a failed attempt
         return [f"{o.job.label}: {o.status}" for o in report.failed] + report.tracker_errors
 
     def _on_determined(self, entry: Entry, config: RunConfig) -> tuple[Entry, list[str]]:

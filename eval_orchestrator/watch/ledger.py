@@ -31,7 +31,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from eval_orchestrator.checkpoint import VersionId
-from eval_orchestrator.errors import UserError
+from eval_orchestrator.errors import RefError, UserError
 from eval_orchestrator.refs import Backend, CheckpointRef, CollectionRef
 from eval_orchestrator.watch.decision import Decision
 
@@ -204,7 +204,7 @@ class Ledger:
     def _entry(self, row: sqlite3.Row) -> Entry:
         try:
             return Entry.model_validate(dict(row))
-        except (ValidationError, ValueError) as exc:
+        except (ValidationError, ValueError, RefError) as exc:
             raise UserError(
                 f"the watch ledger {self.path} holds a row this version cannot read ({str(exc).splitlines()[0]}); "
                 "move the ledger aside (or point watch.ledger at a new file) and start again"

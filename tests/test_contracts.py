@@ -77,7 +77,8 @@ def _record(**changes: object) -> LineageRecord:
 
 def test_a_spool_record_round_trips(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
-    first, second = _record(), _record(attempt="def456", upload_pending=True)
+    run_dir = str(tmp_path / "wandb" / "offline-run-1")  # a record's run folder lies under the W&B dir
+    first, second = _record(run_dir=run_dir), _record(attempt="def456", upload_pending=True, run_dir=run_dir)
     spool.record(first)
     spool.record(second)
     assert spool.records() == [first, second]
@@ -177,3 +178,10 @@ def test_job_keys_run_ids_and_plan_keys_are_what_they_always_were() -> None:
     tree = config.model_dump(include={"tasks", "model", "hooks"})
     assert plan_identity(config).key == hashlib.sha256(canonical([tree, inspect]).encode()).hexdigest()[:16]
     assert plan_identity(config).folder == ""  # a default plan keeps its logs where they always were
+
+
+def test_a_record_naming_a_folder_outside_the_w_and_b_dir_is_refused(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.record(_record(run_dir="/etc"))  # sync would upload what it names
+    with pytest.raises(SpoolError, match="outside"):
+        spool.records()

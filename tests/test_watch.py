@@ -168,7 +168,10 @@ def test_a_watcher_killed_mid_eval_reuses_every_finished_sample(isolated_env: Pa
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "(attempt 1 of 3)" in resumed.stderr  # the dead attempt was not spent
     after = solved.read_text().split()
-    assert sorted(after) == sorted(set(after)) and len(after) == 10, (before, after)  # nothing solved twice
+    redone = [sample for sample in set(after) if after.count(sample) > 1]
+    # Every sample that finished before the kill was reused; at most the one in flight (max_samples 1)
+    # when the kill landed was solved again.
+    assert sorted(set(after)) == sorted(str(i) for i in range(10)) and redone in ([], [before[-1]]), (before, after)
     assert eval_logs(isolated_env) == {"v0": 1}  # one .eval for the task: the dead attempt's is gone
     assert set(run_folders(isolated_env).values()) == {1}  # and one W&B run folder
 

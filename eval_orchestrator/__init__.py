@@ -39,7 +39,8 @@ if TYPE_CHECKING:
         VerificationFailed,
     )
     from eval_orchestrator.job import Job, TrackingSettings
-    from eval_orchestrator.orchestrate import JobOutcome, RunReport, execute, release, resolve, run
+    from eval_orchestrator.orchestrate import execute, release, resolve, run
+    from eval_orchestrator.outcomes import JobOutcome, RunReport
     from eval_orchestrator.plan import Plan, PlannedVersion, build_plan
     from eval_orchestrator.run_config import RunConfig
 
@@ -89,7 +90,8 @@ _EXPORTS = {
     ),
     **dict.fromkeys(("StoreError", "Unavailable", "UserError", "VerificationFailed"), "errors"),
     **dict.fromkeys(("Job", "TrackingSettings"), "job"),
-    **dict.fromkeys(("JobOutcome", "RunReport", "execute", "release", "resolve", "run"), "orchestrate"),
+    **dict.fromkeys(("execute", "release", "resolve", "run"), "orchestrate"),
+    **dict.fromkeys(("JobOutcome", "RunReport"), "outcomes"),
     **dict.fromkeys(("Plan", "PlannedVersion", "build_plan"), "plan"),
 }
 

@@ -25,10 +25,11 @@ class Variable:
     config_key: str | None = None  # the dotted run-config key it sets (flags win, the YAML loses)
     reader: str = "eval-orchestrator"  # who reads it: us, or the library named
     secret: bool = False  # a credential: never logged, never written
+    travels: bool = True  # given to Ray workers through their task's environment (runtime_env)
 
 
-_W, _STORE, _S3, _HUB, _WATCH, _DET, _MODEL, _DEV = (
-    "W&B", "Checkpoint store and registry", "S3-compatible storage", "Hugging Face Hub", "watch",
+_W, _STORE, _S3, _HUB, _WATCH, _RAY, _DET, _MODEL, _DEV = (
+    "W&B", "Checkpoint store and registry", "S3-compatible storage", "Hugging Face Hub", "watch", "Ray",
     "Determined", "Model providers", "Development and tests",
 )  # fmt: skip
 
@@ -53,7 +54,10 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("WF_TRACE_SERVER_URL", "Weave's trace server, with `wandb.weave: true` (default: "
              "<WANDB_BASE_URL>/traces).", _W, reader="weave"),
     Variable("WANDB_SERVICE", "A parent process's wandb service; unset by the CLI so a killed run never keeps "
-             "ours busy.", _W, reader="wandb"),
+             "ours busy.", _W, reader="wandb", travels=False),
+    Variable("WANDB_DATA_DIR", "Where wandb keeps staged artifacts.", _W, reader="wandb"),
+    Variable("WANDB_CACHE_DIR", "wandb's artifact cache.", _W, reader="wandb"),
+    Variable("WANDB_CONFIG_DIR", "wandb's settings and login.", _W, reader="wandb"),
     Variable("HTTPS_PROXY", "An HTTPS proxy: W&B's reachability probe then leaves the decision to it.", _W,
              reader="eval-orchestrator, requests"),
     Variable("https_proxy", "The same, lower case.", _W, reader="eval-orchestrator, requests"),
@@ -84,12 +88,27 @@ VARIABLES: tuple[Variable, ...] = (
     Variable("AWS_SESSION_TOKEN", "The same, for temporary credentials.", _S3, reader="boto3", secret=True),
     Variable("AWS_PROFILE", "A named profile of the AWS config.", _S3, reader="boto3"),
     Variable("AWS_DEFAULT_REGION", "The bucket's region.", _S3, "us-east-1", reader="boto3"),
+    Variable("AWS_CONFIG_FILE", "The AWS config file.", _S3, reader="boto3"),
+    Variable("AWS_SHARED_CREDENTIALS_FILE", "The AWS credentials file.", _S3, reader="boto3"),
+    Variable("AWS_EC2_METADATA_DISABLED", "true: boto3 asks no instance metadata service.", _S3, reader="boto3"),
     Variable("HF_TOKEN", "A token with write access to the --hf-upload-repo; never logged.", _HUB,
              reader="huggingface_hub", secret=True),
     Variable("HF_ENDPOINT", "The Hub's host.", _HUB, "https://huggingface.co",
              reader="eval-orchestrator, huggingface_hub"),
+    Variable("HF_HOME", "huggingface_hub's cache and token folder.", _HUB, reader="huggingface_hub"),
+    Variable("HF_HUB_OFFLINE", "1: huggingface_hub reaches no network (models load from local paths).", _HUB,
+             reader="huggingface_hub"),
+    Variable("TRANSFORMERS_OFFLINE", "1: transformers reaches no network.", _HUB, reader="transformers"),
+    Variable("INSPECT_LOG_DIR", "Inspect's default log dir (ours is inspect.log_dir, per version).", _MODEL,
+             reader="inspect_ai"),
+    Variable("INSPECT_DISPLAY", "Inspect's display mode (--display).", _MODEL, reader="inspect_ai"),
     Variable("EVAL_ORCHESTRATOR_WEBHOOK_TOKEN", "`watch --listen`: the bearer token W&B's webhook sends (a team "
              "secret in W&B); required to listen, compared in constant time.", _WATCH, secret=True),
+    Variable("RAY_ADDRESS", "The Ray cluster `executor: ray` runs on (--ray-address wins); unset: a local Ray "
+             "instance on 127.0.0.1, for the run.", _RAY, config_key="executor.address",
+             reader="eval-orchestrator, ray", travels=False),
+    Variable("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "Set to 0 by us while Ray starts, so its nodes bind 127.0.0.1 "
+             "rather than this machine's network address.", _RAY, "0", reader="ray", travels=False),
     Variable("DET_MASTER", "The Determined master, e.g. https://det.example.com:8080.", _DET,
              reader="eval-orchestrator, determined"),
     Variable("DET_MASTER_ADDR", "The same, read when DET_MASTER is unset.", _DET,
@@ -102,9 +121,9 @@ VARIABLES: tuple[Variable, ...] = (
              reader="eval-orchestrator, inspect_ai"),
     Variable("EVAL_ORCHESTRATOR_DEBUG", "1: an unexpected error (exit 70) shows its traceback.", _DEV),
     Variable("EVAL_ORCHESTRATOR_TEST_KILL_AT", "Tests only: kill -9 the watcher when its ledger reaches this "
-             "state.", _DEV),
+             "state.", _DEV, travels=False),
     Variable("EVAL_ORCHESTRATOR_TEST_WANDB_PROJECT", "Tests only: 'entity/project' to run the W&B contract tests "
-             "against real W&B too (needs WANDB_API_KEY).", _DEV, reader="tests"),
+             "against real W&B too (needs WANDB_API_KEY).", _DEV, reader="tests", travels=False),
 )  # fmt: skip
 
 BY_NAME: dict[str, Variable] = {variable.name: variable for variable in VARIABLES}
@@ -180,6 +199,14 @@ def scoped(values: Mapping[str, str]) -> Iterator[None]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = old
+
+
+def for_workers(declared_secrets: tuple[str, ...] = ()) -> dict[str, str]:
+    """The environment a remote worker's task gets: every declared variable that travels and is set,
+    and the run's declared secrets (by name: their values come from here, never from a file)."""
+    out = {v.name: value for v in VARIABLES if v.travels and (value := get(v.name)) is not None}
+    out.update({name: value for name in declared_secrets if (value := declared_secret(name)) is not None})
+    return out
 
 
 def markdown_table() -> str:

@@ -54,6 +54,21 @@ def install_sigterm_handler() -> None:
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
+def enable_sigint() -> object:
+    """Make SIGINT raise KeyboardInterrupt in the main thread (what ``interrupt_main_when_safe`` sends);
+    returns the handler it replaced. A process started in the background by a shell, or under nohup,
+    inherits SIGINT ignored, and a preemption would then be lost. Call from the main thread."""
+    previous = signal.getsignal(signal.SIGINT)
+    if threading.current_thread() is threading.main_thread() and previous in (signal.SIG_IGN, signal.SIG_DFL, None):
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    return previous
+
+
+def restore_sigint(previous: object) -> None:
+    if threading.current_thread() is threading.main_thread() and previous in (signal.SIG_IGN, signal.SIG_DFL):
+        signal.signal(signal.SIGINT, previous)  # type: ignore[arg-type]
+
+
 def interrupt_main_when_safe(give_up: threading.Event) -> bool:
     """From another thread: interrupt the main thread like Ctrl-C as soon as it is not importing
     or finalizing, unless `give_up` is set first. A small race remains: the main thread may enter

@@ -7,21 +7,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eval_orchestrator.config import build_store_config
-from eval_orchestrator.errors import RegistryError, Unavailable, disk_full_text
+from eval_orchestrator.errors import RegistryError, Unavailable
 from eval_orchestrator.job import EvalMetadata, Job, TrackingSettings
 from eval_orchestrator.notify import Notify, quiet
+from eval_orchestrator.outcomes import JobOutcome, RunReport
 from eval_orchestrator.plan import Plan, build_plan
 from eval_orchestrator.progress import TransferProgress
 from eval_orchestrator.refs import CheckpointRef
 from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import RunConfig, StoreConfig
 from eval_orchestrator.scrub import Scrubber
-from eval_orchestrator.spool import LineageRecord, Spool
 from eval_orchestrator.store.checkpoint_store import Materialized
 from eval_orchestrator.store.factory import open_store
 
@@ -75,64 +75,6 @@ def release(items: list[Materialized], store: StoreConfig) -> list[Materialized]
     """Drop the leases of checkpoints not kept (WANDB_CACHE_SKIP); returns those removed from disk."""
     target = open_store(store)
     return [item for item in items if target.release(item)]
-
-
-@dataclass(frozen=True)
-class JobOutcome:
-    job: Job
-    status: str  # Inspect's log status, or "missing" when no log came back
-    metrics: dict[str, float]
-    log_path: str | None
-    error: str | None = None  # Inspect's error message when the eval failed, on one line
-
-    @property
-    def headline(self) -> tuple[str, float] | None:
-        return next(iter(self.metrics.items()), None)
-
-    @property
-    def disk_full(self) -> bool:
-        """The eval stopped because the disk holding its log filled (retry once there is room)."""
-        return self.status != "success" and disk_full_text(self.error)
-
-
-@dataclass
-class RunReport:
-    plan: Plan
-    outcomes: list[JobOutcome]
-    records: list[LineageRecord] = field(default_factory=list)  # the tracker's, one per job attempt
-    tracker_errors: list[str] = field(default_factory=list)
-
-    @property
-    def tracking(self) -> TrackingSettings:
-        return self.plan.tracking
-
-    @property
-    def log_dirs(self) -> list[Path]:
-        return [version.log_dir for version in self.plan.versions]
-
-    def raise_if_disk_full(self) -> None:
-        """A full disk under the log dir is a retry-later (75), not a failed eval: finished samples are reused."""
-        from eval_orchestrator.errors import DiskFull
-
-        full = [o for o in self.outcomes if o.disk_full]
-        if full:
-            where = ", ".join(sorted({str(d) for d in self.log_dirs}))
-            raise DiskFull(
-                f"the disk holding the Inspect logs ({where}) filled during {len(full)} job(s); free space and run "
-                "again: finished samples are reused"
-            )
-
-    @property
-    def failed(self) -> list[JobOutcome]:
-        return [o for o in self.outcomes if o.status != "success"]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed and not self.tracker_errors
-
-    @property
-    def lineage_file(self) -> Path:
-        return Spool(self.tracking.dir).lineage_file
 
 
 def context_hint(checkpoint: Path, max_tokens: Any) -> str:
@@ -219,7 +161,7 @@ def execute(plan: Plan, notify: Notify = quiet) -> RunReport:
     from eval_orchestrator.launch import run_version
     from eval_orchestrator.tracking.hook import tracker
 
-    report = RunReport(plan, [])
+    report = RunReport(plan.tracking, [v.log_dir for v in plan.versions], [], plan=plan)
     scrub = Scrubber.of(plan.tracking.secrets)  # an error a task echoed a secret into is shown without it
     for version in plan.versions:
         result = run_version(plan, version)

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 
 from eval_orchestrator.credentials import credential_path
 from eval_orchestrator.errors import ConfigError
+from eval_orchestrator.executor_config import ExecutorConfig
 from eval_orchestrator.redact import secret_path
 from eval_orchestrator.refs import CheckpointRef
 from eval_orchestrator.strict import StrictModel
@@ -225,6 +226,7 @@ class RunConfig(StrictModel):
     hub: HubConfig = Field(default_factory=HubConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     watch: WatchConfig | None = Field(default=None, description="`eval-orchestrator watch`: what to watch and gate.")
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig, description="Where the evals run.")
     secrets: list[SecretConfig] = Field(
         default_factory=list, description="Environment variables the evals need: 'NAME' or {name, description}."
     )

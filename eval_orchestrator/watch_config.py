@@ -69,8 +69,10 @@ class WatchConfig(StrictModel):
     ledger: str = Field(
         default=".eval-orchestrator/watch.sqlite", description="The SQLite ledger (shared by watchers)."
     )
-    executor: Literal["local", "determined"] = Field(
-        default="local", description="Where evals run: here, or as a Determined experiment per version."
+    executor: Literal["local", "determined", "ray"] = Field(
+        default="local",
+        description="Where evals run: here, as a Determined experiment per version, or on Ray (the run config's "
+        "executor: section says which cluster and how).",
     )
     determined: DeterminedExecutorConfig = Field(default_factory=DeterminedExecutorConfig)
 

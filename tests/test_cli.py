@@ -187,3 +187,20 @@ def test_preemption_inside_an_import_waits_for_the_import_to_end() -> None:
     done = _probe("preempt-inside-import")
     assert done.returncode == 130, done.stderr[-2000:]
     assert done.stderr.splitlines()[-2:] == ["torch fully imported: True", "interrupted"]
+
+
+def test_preemption_lands_even_when_sigint_was_ignored_by_whoever_started_us() -> None:
+    # A process a shell starts in the background (or nohup) inherits SIGINT ignored; the preemption
+    # watcher interrupts with SIGINT, so it enables the handler for its own time.
+    import signal
+
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.interrupt_probe", "preempt-inside-import"],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=120,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert done.returncode == 130, done.stderr[-2000:]
+    assert done.stderr.splitlines()[-2:] == ["torch fully imported: True", "interrupted"]

@@ -22,7 +22,7 @@ from eval_orchestrator.cli.options import (
 )
 
 if TYPE_CHECKING:
-    from eval_orchestrator.orchestrate import JobOutcome, RunReport
+    from eval_orchestrator.outcomes import JobOutcome, RunReport
     from eval_orchestrator.run_config import RunConfig
 
 

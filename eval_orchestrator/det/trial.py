@@ -24,7 +24,7 @@ from eval_orchestrator.notify import Notify, quiet
 from eval_orchestrator.run_config import RunConfig
 
 if TYPE_CHECKING:
-    from eval_orchestrator.orchestrate import RunReport
+    from eval_orchestrator.outcomes import RunReport
 
 
 @dataclass
@@ -72,12 +72,14 @@ class PreemptionWatcher:
                 return
 
     def __enter__(self) -> PreemptionWatcher:
+        self._previous = interrupts.enable_sigint()  # a process started in the background ignores SIGINT
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._done.set()
         self._thread.join()
+        interrupts.restore_sigint(self._previous)
 
 
 def run_trial(

@@ -27,6 +27,7 @@ from eval_orchestrator.job import EvalMetadata, Job
 from eval_orchestrator.redact import redact
 from eval_orchestrator.scrub import Scrubber
 from eval_orchestrator.spool import LineageRecord
+from eval_orchestrator.tracking import sinks
 from eval_orchestrator.tracking.finish import finish_job
 from eval_orchestrator.tracking.progress import JobProgress
 from eval_orchestrator.tracking.rows import run_config
@@ -53,6 +54,7 @@ class TrackedJob:
     run: JobRun
     progress: JobProgress = field(default_factory=JobProgress)
     end_log: EvalLog | None = None  # the header from on_task_end, when it fired
+    planned: int = 0  # samples x epochs this eval will score (for progress reports)
 
     @property
     def job(self) -> Job:
@@ -87,6 +89,10 @@ class WandbTracker(Hooks):
             return  # not one of our evals
         scrub = Scrubber.of(meta.tracking.secrets)
         tracked = TrackedJob(meta, data.run_id, JobRun(meta.job, meta.tracking, scrub=scrub))
+        samples, limit = data.spec.dataset.samples or 0, data.spec.config.limit
+        if isinstance(limit, int):
+            samples = min(samples, limit)
+        tracked.planned = samples * (data.spec.config.epochs or 1)
         self.jobs[data.eval_id] = tracked
         config = scrub.tree({**redact(meta.tracking.config), **run_config(meta.job, data.spec, data.eval_id)})
         # wandb.init takes about half a second: in a thread, so the samples start meanwhile
@@ -104,6 +110,8 @@ class WandbTracker(Hooks):
             tracked.progress.add(data.sample)
             if (row := tracked.progress.due()) is not None:
                 tracked.run.log(row)
+            done = tracked.progress.completed + tracked.progress.errored
+            sinks.report(tracked.job.label, tracked.job.key, done, tracked.planned)
         except Exception:
             self._fail(tracked, "logging a sample")
 

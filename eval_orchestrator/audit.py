@@ -19,6 +19,8 @@ from inspect_ai.hooks import Hooks, ModelRetry, ModelUsageData, RunEnd, TaskStar
 
 from eval_orchestrator import attempts
 from eval_orchestrator.job import EvalMetadata
+from eval_orchestrator.paths import is_remote
+from eval_orchestrator.spool import Spool
 
 log = logging.getLogger(__name__)
 
@@ -27,8 +29,11 @@ USAGE_FILE = "usage.jsonl"
 _instance: UsageAudit | None = None
 
 
-def job_dir(log_dir: str | Path, job_key: str) -> Path:
-    """Where a job's own files (summary, usage log) sit, beside the Inspect logs of its version."""
+def job_dir(log_dir: str | Path, job_key: str, wandb_dir: str) -> Path:
+    """Where a job's own files (summary, usage log) sit: beside the Inspect logs of its version, or, when
+    those are at a URL (s3://...), under the W&B dir."""
+    if is_remote(log_dir):
+        return Spool(wandb_dir).job_files(job_key)
     return Path(log_dir) / "eval-orchestrator" / job_key
 
 
@@ -54,8 +59,9 @@ class UsageAudit(Hooks):
         if meta is None:
             return  # not one of our evals
         key = meta.job.key
-        attempts.mark(meta.log_dir, data.run_id)  # removed when the run ends; left only by a dead process
-        path = job_dir(meta.log_dir, key) / USAGE_FILE
+        if not is_remote(meta.log_dir):  # (a remote log dir's dead attempts are Inspect's to keep)
+            attempts.mark(meta.log_dir, data.run_id)  # removed when the run ends; left only by a dead process
+        path = job_dir(meta.log_dir, key, meta.tracking.dir) / USAGE_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         fh = path.open("a", buffering=1)  # line-buffered: a crash loses at most the line in flight
         self.open[data.eval_id] = _Open(key, meta.job.task_name, path, fh, data.run_id, meta.log_dir)
@@ -103,7 +109,8 @@ class UsageAudit(Hooks):
         for eval_id, target in list(self.open.items()):
             if target.inspect_run_id == data.run_id:
                 target.fh.close()
-                attempts.unmark(target.log_dir, {data.run_id})
+                if not is_remote(target.log_dir):
+                    attempts.unmark(target.log_dir, {data.run_id})
                 del self.open[eval_id]
 
 

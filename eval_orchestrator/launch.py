@@ -8,7 +8,7 @@ digest), so a re-run resumes and reuses finished samples.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ from eval_orchestrator.ecosystem import hooks_environment, weave_environment
 from eval_orchestrator.error_text import error_text
 from eval_orchestrator.errors import EvalFailed, OrchestratorError, UserError
 from eval_orchestrator.job import METADATA_KEY, EvalMetadata
+from eval_orchestrator.paths import is_remote
 from eval_orchestrator.plan import Plan, PlannedVersion
 from eval_orchestrator.task_loader import load_tasks
 
@@ -57,7 +58,8 @@ def checkpoint_metadata(version: PlannedVersion) -> dict[str, str]:
     }
 
 
-def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
+def run_version(plan: Plan, version: PlannedVersion, inspect_env: Mapping[str, str] | None = None) -> VersionResult:
+    """``inspect_env``: more environment for eval_set (an external runner's capture or selection mode)."""
     from inspect_ai import eval_set, task_with
 
     from eval_orchestrator.tracking.hook import required_hook_names
@@ -77,7 +79,7 @@ def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
         third_party = weave_environment(track.project, track.entity)
     else:
         third_party = hooks_environment(False, track.project, track.entity)
-    hooks_env = {"INSPECT_REQUIRED_HOOKS": required, **third_party}
+    hooks_env = {"INSPECT_REQUIRED_HOOKS": required, **third_party, **(inspect_env or {})}
     with env.scoped(hooks_env), _inspect_errors():
         success, logs = eval_set(
             tasks=tasks,
@@ -90,6 +92,6 @@ def run_version(plan: Plan, version: PlannedVersion) -> VersionResult:
             **plan.inspect.eval_set_args(),
             **plan.generate,
         )
-    if success:  # the logs of an attempt that died are superseded now (their samples were taken over)
+    if success and not is_remote(version.log_dir):  # a dead attempt's logs are superseded now
         attempts.sweep_dead_attempts(version.log_dir)
     return VersionResult(version, list(logs), bool(success))

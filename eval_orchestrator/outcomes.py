@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from eval_orchestrator.errors import disk_full_text
 from eval_orchestrator.job import Job, TrackingSettings
+from eval_orchestrator.paths import Location
 from eval_orchestrator.spool import LineageRecord, Spool
 
 if TYPE_CHECKING:
@@ -36,7 +37,7 @@ class JobOutcome:
 @dataclass
 class RunReport:
     tracking: TrackingSettings
-    log_dirs: list[Path]  # each version's eval_set log dir
+    log_dirs: list[Location]  # each version's eval_set log dir (a folder, or a URL)
     outcomes: list[JobOutcome]
     records: list[LineageRecord] = field(default_factory=list)  # the tracker's, one per job attempt
     tracker_errors: list[str] = field(default_factory=list)

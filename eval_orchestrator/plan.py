@@ -12,7 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.job import Job, TrackingSettings, canonical_json
+from eval_orchestrator.paths import Location, child, is_remote
 from eval_orchestrator.redact import redact
 from eval_orchestrator.run_config import InspectOptions, ModelConfig, RunConfig, TaskConfig
 from eval_orchestrator.store.checkpoint_store import Materialized
@@ -24,7 +26,7 @@ class PlannedVersion:
     """One checkpoint version: one eval_set over all the plan's tasks."""
 
     checkpoint: Materialized
-    log_dir: Path
+    log_dir: Location  # a folder, or a URL (s3://...) Inspect writes to itself
     model: str
     model_args: Mapping[str, Any]
     model_roles: Mapping[str, str]  # role -> model spec (graders, judges), templated like the model
@@ -74,7 +76,7 @@ def build_plan(
                 model_args={**args, **(model_args_override or {})},
                 model_base_url=None if base_url is None else str(base_url),
                 model_roles={role: _template(spec, template_fields(item)) for role, spec in config.model.roles.items()},
-                jobs=tuple(make_job(item, loaded, variant) for loaded in tasks),
+                jobs=tuple(make_job(item.resolved, loaded, variant) for loaded in tasks),
             )
         )
     return Plan(
@@ -173,20 +175,34 @@ def variant_id(variant: Mapping[str, Any]) -> str:
     return "" if not variant else "plan-" + hashlib.sha256(canonical_json(variant).encode()).hexdigest()[:10]
 
 
-def log_dir_for(root: Path, collection: str, version: str, digest: str, variant: str = "") -> Path:
+def log_dir_for(root: Location, collection: str, version: str, digest: str, variant: str = "") -> Location:
     """A version's eval_set log dir under the log root (what `compare` and `report` read back).
 
     Plans that differ in a result-changing option (``variant_id``) get a folder of their own; plans
     with other tasks share the version's folder, where eval_set tells their logs apart."""
     # The digest keeps two registries' "tiny:v1" apart; no ':' in the path (vllm splits on it).
-    where = root.resolve() / collection / f"{version}-{digest[:12]}"
-    return where / variant if variant else where
+    parts = [collection, f"{version}-{digest[:12]}", *([variant] if variant else [])]
+    return child(root if is_remote(root) else Path(root).resolve(), *parts)
 
 
-def version_log_dir(config: RunConfig, materialized: Materialized) -> Path:
+def local_log_dir_for(root: Location, collection: str, version: str, digest: str, variant: str = "") -> Path:
+    """A version's log dir, to read its logs from here: a folder (logs Inspect wrote to a URL are read
+    from the versions' W&B results artifacts instead, which hold them)."""
+    where = log_dir_for(root, collection, version, digest, variant)
+    if isinstance(where, str):
+        from eval_orchestrator.errors import UserError
+
+        raise UserError(
+            f"the logs are at {where}: compare and report read a local or shared folder; take them out of the "
+            "versions' W&B results artifacts with --from-wandb"
+        )
+    return where
+
+
+def version_log_dir(config: RunConfig, materialized: Materialized) -> Location:
     resolved = materialized.resolved
     variant = variant_id(plan_variant(config))
-    return log_dir_for(Path(config.inspect.log_dir), resolved.collection, resolved.version, resolved.digest, variant)
+    return log_dir_for(config.inspect.log_dir, resolved.collection, resolved.version, resolved.digest, variant)
 
 
 def grouping_label(explicit: Any, args: Mapping[str, Any], *names: str) -> Any:
@@ -206,8 +222,7 @@ def _as_int(value: Any) -> int | None:
         return None  # a grouping label only: a fewshot arg that is not a number groups nothing
 
 
-def make_job(materialized: Materialized, loaded: LoadedTask, variant: Mapping[str, Any] | None = None) -> Job:
-    resolved = materialized.resolved
+def make_job(resolved: ResolvedCheckpoint, loaded: LoadedTask, variant: Mapping[str, Any] | None = None) -> Job:
     task_config = loaded.config
     args = dict(task_config.args)
     language = grouping_label(task_config.language, args, "language", "lang")

@@ -57,8 +57,9 @@ class JobSummary(FrozenContract):
             import shlex
             from urllib.parse import unquote
 
-            folder = Path(unquote(self.inspect_log.removeprefix("file://"))).parent
-            out["inspect_view"] = f"inspect view --log-dir {shlex.quote(str(folder))}"
+            location = unquote(self.inspect_log.removeprefix("file://"))
+            folder = location.rsplit("/", 1)[0] if "://" in location else str(Path(location).parent)
+            out["inspect_view"] = f"inspect view --log-dir {shlex.quote(folder)}"
         return out
 
 
@@ -249,6 +250,13 @@ class Spool:
         folder = self.root / "scrubbed" / job_key
         folder.mkdir(parents=True, exist_ok=True)
         return folder / name
+
+    def job_files(self, job_key: str) -> Path:
+        """Where a job's own files (summary.json, usage.jsonl) go when its Inspect log dir is a URL
+        (s3://...): on local disk, beside the runs (in a local log dir they sit beside the log)."""
+        folder = self.root / "jobs" / job_key
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder
 
     def pending_file(self, run_id: str, attempt: str, what: str) -> Path:
         """Where one attempt of a job keeps what ``sync`` may have to send W&B for it (folder made)."""

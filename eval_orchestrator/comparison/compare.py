@@ -21,7 +21,7 @@ from eval_orchestrator.comparison.scores import TaskScores, latest_logs, read_ta
 from eval_orchestrator.config import build_store_config
 from eval_orchestrator.errors import UserError
 from eval_orchestrator.notify import Notify, quiet
-from eval_orchestrator.plan import log_dir_for
+from eval_orchestrator.plan import local_log_dir_for
 from eval_orchestrator.refs import CheckpointRef
 from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import StoreConfig
@@ -55,7 +55,7 @@ def find_logs(resolved: ResolvedCheckpoint, options: CompareOptions, tasks: Sequ
         from eval_orchestrator.comparison.wandb_results import download_logs
 
         return download_logs(resolved, tasks, options.wandb_project, options.wandb_entity)
-    where = log_dir_for(Path(options.log_dir), resolved.collection, resolved.version, resolved.digest, options.variant)
+    where = local_log_dir_for(options.log_dir, resolved.collection, resolved.version, resolved.digest, options.variant)
     logs = latest_logs(where) if where.is_dir() else {}
     if not logs and where.is_dir() and any(where.glob("*.eval")):
         return {}  # evaluated, and nothing succeeded: every task is held, not a missing run
@@ -73,7 +73,7 @@ def _only_plan(base: ResolvedCheckpoint, cand: ResolvedCheckpoint, options: Comp
     """Without --config: the default plan's logs, or else the one plan both versions were evaluated with."""
     folders = []
     for side in (base, cand):
-        where = log_dir_for(Path(options.log_dir), side.collection, side.version, side.digest)
+        where = local_log_dir_for(options.log_dir, side.collection, side.version, side.digest)
         if where.is_dir() and any(where.glob("*.eval")):
             return ""  # the default plan's logs are there
         folders.append({p.name for p in where.glob("plan-*") if any(p.glob("*.eval"))} if where.is_dir() else set())

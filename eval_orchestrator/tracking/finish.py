@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from eval_orchestrator.audit import USAGE_FILE, job_dir
 from eval_orchestrator.error_text import one_line
+from eval_orchestrator.paths import is_remote
 from eval_orchestrator.publish import log_results_artifact, results_artifact_ref, write_summary
 from eval_orchestrator.spool import JobSummary, LineageRecord, ResultsFiles, write_table
 from eval_orchestrator.tracking.progress import JobProgress
@@ -78,8 +79,11 @@ def _results_files(job_run: JobRun, summary: JobSummary, fail: Fail) -> ResultsF
     """Write summary.json beside the Inspect log (and copy to the Hub): the results artifact's parts."""
     if summary.status != "success" or not summary.inspect_log:
         return None
-    log_path = Path(summary.inspect_log)
-    own_dir = job_dir(log_path.parent, job_run.job.key)
+    log_dir = (
+        summary.inspect_log.rsplit("/", 1)[0] if is_remote(summary.inspect_log) else Path(summary.inspect_log).parent
+    )
+    own_dir = job_dir(log_dir, job_run.job.key, job_run.settings.dir)
+    log_path = _local_log(job_run, summary.inspect_log)
     summary = JobSummary.model_validate(job_run.scrub.tree(summary.model_dump()))
     summary_file = write_summary(job_run.job, own_dir, summary)
     log_path = _shippable_log(job_run, log_path)
@@ -93,6 +97,19 @@ def _results_files(job_run: JobRun, summary: JobSummary, fail: Fail) -> ResultsF
         metrics=summary.metrics,
         hub_url=hub_url,
     )
+
+
+def _local_log(job_run: JobRun, location: str) -> Path:
+    """The job's Inspect log as a local file: itself, or a copy of one Inspect wrote to a URL (s3://...),
+    kept in the W&B spool for the results artifact."""
+    if not is_remote(location):
+        return Path(location)
+    import fsspec  # Inspect's own file layer
+
+    copy = job_run.spool.scrubbed_copy(job_run.job.key, location.rsplit("/", 1)[-1])
+    with fsspec.open(location, "rb") as remote:
+        copy.write_bytes(remote.read())
+    return copy
 
 
 def _shippable_log(job_run: JobRun, log_path: Path) -> Path:

@@ -109,6 +109,9 @@ VARIABLES: tuple[Variable, ...] = (
              reader="eval-orchestrator, ray", travels=False),
     Variable("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "Set to 0 by us while Ray starts, so its nodes bind 127.0.0.1 "
              "rather than this machine's network address.", _RAY, "0", reader="ray", travels=False),
+    Variable("RAY_LOGGER_LEVEL", "Log level of the Ray processes of the local instance (warning: Ray's runtime env "
+             "agent logs every task's env vars, declared secrets included, at info). Set it on your cluster's "
+             "nodes too.", _RAY, "warning", reader="ray", travels=False),
     Variable("DET_MASTER", "The Determined master, e.g. https://det.example.com:8080.", _DET,
              reader="eval-orchestrator, determined"),
     Variable("DET_MASTER_ADDR", "The same, read when DET_MASTER is unset.", _DET,

@@ -7,6 +7,7 @@ one does the same. Imports are inside the functions, so importing this module co
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from inspect_ai import Task
+    from inspect_ai.log import EvalLog
 
 
 def ensure_entry_points() -> None:
@@ -102,6 +104,16 @@ def cleanup_sample_buffers(log: str) -> None:
     cleanup_sample_buffers_for_log(log)
 
 
+def remove_log(location: str) -> None:
+    """Remove a log (a folder's or a bucket's, through Inspect's own file layer) and its sample buffer."""
+    from inspect_ai._util.file import filesystem
+
+    cleanup_sample_buffers(location)
+    fs = filesystem(location)
+    if fs.exists(location):
+        fs.rm(location)
+
+
 def task_parameters(task: Task) -> list[str] | None:
     """The parameters the task's @task function takes (what -T may set), or None when it takes
     ``**kwargs`` or cannot be looked up (then nothing is refused)."""
@@ -116,3 +128,95 @@ def task_parameters(task: Task) -> list[str] | None:
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return None
     return list(registry_info(function).metadata.get("params", []))
+
+
+# -- Inspect's protocol for external runners (a versioned wire format: its models live in
+#    inspect_ai._eval.eval_set_manifest / eval_set_selection; we write and read their JSON here only).
+
+CAPTURE_ENV = "INSPECT_EVAL_SET_CAPTURE"
+SELECTION_ENV = "INSPECT_EVAL_SET_SELECTION"
+
+
+def capture_env(manifest: Path) -> dict[str, str]:
+    """The environment that makes the next eval_set write its resolved tasks to ``manifest`` and stop
+    (raising SystemExit(0)) without running anything."""
+    return {CAPTURE_ENV: str(manifest)}
+
+
+def captured_tasks(manifest: Path) -> list[tuple[str, str, str | None, str]]:
+    """(task name, identifier, registry name, args hash) of each task a capture manifest lists."""
+    from inspect_ai._eval.eval_set_manifest import EvalSetCapture
+
+    capture = EvalSetCapture.model_validate_json(manifest.read_bytes())
+    return [(task.name, task.identifier, task.registry_name, task.args_hash) for task in capture.tasks]
+
+
+def task_args_hash(args: Mapping[str, Any]) -> str:
+    """The hash of a task's args that a capture manifest lists (and the task identifier holds)."""
+    from inspect_ai._eval.eval_set_manifest import task_args_hash as inspect_hash
+
+    return str(inspect_hash(dict(args)))
+
+
+def selection_env(folder: Path, eval_set_id: str, identifier: str, resume: str | None) -> dict[str, str]:
+    """The environment that makes the next eval_set run only the task ``identifier`` (resuming from the
+    log ``resume``), with no eval-set bookkeeping: many of these share one log dir."""
+    from inspect_ai._eval.eval_set_selection import (
+        EVAL_SET_SELECTION_VERSION,
+        EvalSetSelection,
+        EvalSetSelectionTask,
+    )
+
+    selection = EvalSetSelection(
+        version=EVAL_SET_SELECTION_VERSION,
+        eval_set_id=eval_set_id,
+        tasks=[EvalSetSelectionTask(identifier=identifier, resume=resume)],
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"selection-{hashlib.sha256(identifier.encode()).hexdigest()[:16]}.json"  # ids hold '/'s
+    path.write_text(selection.model_dump_json())
+    return {SELECTION_ENV: str(path)}
+
+
+def eval_set_id(log_dir: str) -> str:
+    """The log dir's eval set id (made, and written to it, when it has none): what every worker stamps."""
+    from inspect_ai._eval.evalset import eval_set_id_for_log_dir
+
+    return str(eval_set_id_for_log_dir(log_dir))
+
+
+def task_logs(log_dir: str, identifier: str) -> tuple[EvalLog | None, str | None]:
+    """Task ``identifier``'s logs in ``log_dir``: the header of a finished one (nothing left to run), and
+    the location of the newest unfinished one (what a selection resumes from, reusing its samples)."""
+    from inspect_ai._eval.evalset import task_identifier
+    from inspect_ai.log import list_eval_logs, read_eval_log
+
+    finished: EvalLog | None = None
+    unfinished: list[tuple[float, str]] = []
+    for info in list_eval_logs(log_dir, recursive=False):
+        try:
+            header = read_eval_log(info.name, header_only=True)
+        except Exception:  # a log we cannot read is neither
+            continue
+        if task_identifier(header, None) != identifier:
+            continue
+        if header.status == "success":
+            finished = header
+        else:
+            unfinished.append((info.mtime or 0.0, info.name))
+    return finished, (max(unfinished)[1] if unfinished else None)
+
+
+def should_fail(log_location: str, fail_on_error: bool | float | None) -> tuple[int, int] | None:
+    """(errored, total) samples when a log's errors exceed ``fail_on_error`` (Inspect's own rule), else
+    None. A selected task runs with fail_on_error off (the runner decides): this is that decision."""
+    from inspect_ai._eval.task.error import _should_eval_fail
+    from inspect_ai.log import read_eval_log
+
+    results = read_eval_log(log_location, header_only=True).results
+    if results is None:
+        return None
+    errored = results.total_samples - results.completed_samples
+    return (
+        (errored, results.total_samples) if _should_eval_fail(errored, results.total_samples, fail_on_error) else None
+    )

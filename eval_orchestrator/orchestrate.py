@@ -95,7 +95,8 @@ def context_hint(checkpoint: Path, max_tokens: Any) -> str:
     )
 
 
-def _outcomes(jobs: tuple[Job, ...], logs: list[EvalLog], context: str = "") -> list[JobOutcome]:
+def outcomes_from_logs(jobs: tuple[Job, ...], logs: list[EvalLog], context: str = "") -> list[JobOutcome]:
+    """Each job's outcome from the logs its eval_set returned (a job with none is "missing")."""
     from eval_orchestrator.error_text import one_line
     from eval_orchestrator.tracking.rows import final_metrics
 
@@ -128,6 +129,7 @@ def run(
     model_args_override: Mapping[str, Any] | None = None,
     progress: TransferProgress | None = None,
     pins: Mapping[CheckpointRef, str] | None = None,
+    inspect_env: Mapping[str, str] | None = None,
 ) -> RunReport:
     """Evaluate every checkpoint on every task; one eval_set per checkpoint version.
 
@@ -136,6 +138,10 @@ def run(
     from eval_orchestrator.task_loader import load_tasks
 
     check_plan(config)  # secrets, model, generate config, hooks, log dir, W&B names: before any checkpoint work
+    if config.executor.kind == "ray":
+        from eval_orchestrator.executors.ray_executor import run_on_ray
+
+        return run_on_ray(config, notify, dict(pins or {}))
     tasks = load_tasks(config.tasks)
     tracking = TrackingSettings.from_config(config)
     if tracking.mode == "offline":
@@ -150,13 +156,13 @@ def run(
             notify(f"resolved {ref} -> {item.resolved.version} ({item.resolved.digest[:12]}, {_where(item)})")
             materialized.append(item)
         plan = build_plan(config, materialized, tasks, tracking, model_args_override)
-        return execute(plan, notify)
+        return execute(plan, notify, inspect_env)
     finally:
         for item in release(materialized, config.store):
             notify(f"removed {item.resolved.collection}:{item.resolved.version} from the store (cache_skip)")
 
 
-def execute(plan: Plan, notify: Notify = quiet) -> RunReport:
+def execute(plan: Plan, notify: Notify = quiet, inspect_env: Mapping[str, str] | None = None) -> RunReport:
     """Run a Plan whose checkpoints are materialised: one eval_set per version, tracked."""
     from eval_orchestrator.launch import run_version
     from eval_orchestrator.tracking.hook import tracker
@@ -164,9 +170,9 @@ def execute(plan: Plan, notify: Notify = quiet) -> RunReport:
     report = RunReport(plan.tracking, [v.log_dir for v in plan.versions], [], plan=plan)
     scrub = Scrubber.of(plan.tracking.secrets)  # an error a task echoed a secret into is shown without it
     for version in plan.versions:
-        result = run_version(plan, version)
+        result = run_version(plan, version, inspect_env)
         hint = context_hint(version.checkpoint.path, plan.generate.get("max_tokens"))
-        outcomes = _outcomes(version.jobs, result.logs, hint)
+        outcomes = outcomes_from_logs(version.jobs, result.logs, hint)
         report.outcomes.extend(replace(o, error=scrub.text(o.error)) if o.error else o for o in outcomes)
         tracked = tracker().collect(str(version.log_dir))
         report.records.extend(tracked.records)

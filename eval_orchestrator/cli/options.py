@@ -60,9 +60,9 @@ def _roles(pairs: tuple[str, ...]) -> dict[str, str]:
     return roles
 
 
-PLAN, TASKS, MODEL, GENERATION, LIMITS, LOGS, WANDB, STORE = (
+PLAN, TASKS, MODEL, GENERATION, LIMITS, LOGS, WANDB, STORE, EXECUTOR = (
     "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Logs and display", "W&B and the Hub",
-    "Checkpoint store",
+    "Checkpoint store", "Executor",
 )  # fmt: skip
 DISPLAYS = click.Choice(["full", "conversation", "rich", "plain", "log", "none"])
 MODES = click.Choice(["auto", "online", "offline", "disabled"])
@@ -159,6 +159,15 @@ STORE_FLAGS: tuple[Flag, ...] = (
           "S3 objects (EVAL_ORCHESTRATOR_DOWNLOAD_WORKERS).", STORE, ("3", 3)),
 )  # fmt: skip
 
+
+EXECUTOR_FLAGS: tuple[Flag, ...] = (
+    _flag("--executor", ("executor", "kind"), click.Choice(["local", "ray"]), "Where the evals run: here (default), "
+          "or every unit a Ray task (executor: in the config).", EXECUTOR, ("ray", "ray")),
+    _flag("--ray-address", ("executor", "address"), str, "The Ray cluster (RAY_ADDRESS); unset: a local Ray instance "
+          "on 127.0.0.1 for the run.", EXECUTOR, ("127.0.0.1:6379", "127.0.0.1:6379")),
+    _flag("--split", ("executor", "split"), click.Choice(["version", "task"]), "Ray units: one per checkpoint "
+          "version (its model loaded once), or one per version x task.", EXECUTOR, ("task", "task")),
+)  # fmt: skip
 
 # `compare` (and the gate): keys of CompareOptions, whose bounds GateConfig declares once.
 GATE_FLAGS: tuple[Flag, ...] = (

@@ -11,6 +11,7 @@ import click
 
 from eval_orchestrator.cli.common import SectionedCommand, kv_pairs
 from eval_orchestrator.cli.options import (
+    EXECUTOR_FLAGS,
     JSON,
     PUBLISH_FLAGS,
     RUN_FLAGS,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from eval_orchestrator.run_config import RunConfig
 
 
-RUN = (*RUN_FLAGS, *WANDB_FLAGS, *PUBLISH_FLAGS, *STORE_FLAGS)
+RUN = (*RUN_FLAGS, *WANDB_FLAGS, *PUBLISH_FLAGS, *STORE_FLAGS, *EXECUTOR_FLAGS)
 
 
 class RunHelp(SectionedCommand):
@@ -113,6 +114,7 @@ def _outcome_json(outcome: JobOutcome) -> dict[str, Any]:
         "metrics": outcome.metrics,
         "log": outcome.log_path,
         "job_key": outcome.job.key,
+        "node_id": outcome.node_id,  # the Ray node it ran on (None when it ran here)
     }
 
 

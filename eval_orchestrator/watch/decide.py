@@ -11,14 +11,13 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from eval_orchestrator import env
 from eval_orchestrator.comparison.model import ComparisonReport
 from eval_orchestrator.errors import NotFound, Unavailable, UserError
 from eval_orchestrator.notify import Notify
-from eval_orchestrator.plan import log_dir_for, plan_identity
+from eval_orchestrator.plan import local_log_dir_for, plan_identity
 from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import RunConfig
 from eval_orchestrator.watch.decision import Decision
@@ -78,6 +77,8 @@ class Pipeline:
         self.notify(f"evaluating {entry.ref} (attempt {attempt} of {self.watch.max_attempts})")
         _crash_point("evaluating")
         config = self.config.model_copy(update={"checkpoints": [entry.ref]})
+        if self.watch.executor == "ray":  # the run config's executor: section says which cluster, and how
+            config = config.model_copy(update={"executor": config.executor.model_copy(update={"kind": "ray"})})
         with self._lease(entry):
             try:
                 if self.watch.executor == "determined":
@@ -165,7 +166,7 @@ class Pipeline:
             time.sleep(0.5)
 
     def _has_logs(self, entry: Entry) -> bool:
-        where = log_dir_for(Path(self.config.inspect.log_dir), entry.ref.collection, entry.version, entry.digest,
+        where = local_log_dir_for(self.config.inspect.log_dir, entry.ref.collection, entry.version, entry.digest,
                             self.plan.folder)  # fmt: skip
         return where.is_dir() and any(where.glob("*.eval"))
 

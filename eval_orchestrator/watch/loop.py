@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from eval_orchestrator.errors import ConfigError, UserError
 from eval_orchestrator.notify import Notify, quiet
+from eval_orchestrator.paths import is_remote
 from eval_orchestrator.refs import CheckpointRef, WatchTarget
 from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import RunConfig
@@ -38,10 +39,19 @@ class Watcher:
             raise ConfigError("the run config has no 'watch:' section; add watch.collections (see README)")
         self.config = config
         self.watch: WatchConfig = config.watch
-        if self.watch.executor == "local":
+        if self.watch.executor in ("local", "ray"):
             from eval_orchestrator.preflight import check_plan
 
             check_plan(config)  # the plan every version will run, checked before the first poll
+            if is_remote(config.inspect.log_dir):
+                raise ConfigError(
+                    f"watch compares versions from their logs: inspect.log_dir {config.inspect.log_dir!r} is a URL; "
+                    "give a folder (one every node shares, for executor ray)"
+                )
+            if self.watch.executor == "ray":
+                from eval_orchestrator.executors.ray_cluster import require_ray
+
+                require_ray()
         else:
             from eval_orchestrator.det.submit import check_ready
 

@@ -12,6 +12,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("INSPECT_DISPLAY", "none")
+# Read by Ray when it is imported: every Ray node a test starts, and every driver, on 127.0.0.1 (by
+# default Ray binds this machine's network address).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -52,7 +52,7 @@ def test_run_help_groups_every_option() -> None:
     ]
     assert sections == [
         "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Logs and display",
-        "W&B and the Hub", "Checkpoint store", "Other options",
+        "W&B and the Hub", "Checkpoint store", "Executor", "Other options",
     ]  # fmt: skip
     other = done.stdout.split("Other options:")[1]
     assert other.split() == ["--help", "Show", "this", "message", "and", "exit."]  # nothing left unplaced

@@ -48,7 +48,7 @@ def test_each_listing_has_its_schema(isolated_env: Path, wandb_server: Server) -
         "ref", "collection", "digest", "state", "files", "bytes", "last_used", "in_use", "path",
     }  # fmt: skip
     assert keys(out("run", "--config", str(plan), "--json")) == {
-        "checkpoint", "version", "ref", "task", "task_args", "status", "metrics", "log", "job_key",
+        "checkpoint", "version", "ref", "task", "task_args", "status", "metrics", "log", "job_key", "node_id",
     }  # fmt: skip
     lock = out("lock", str(plan), "--json")
     assert set(lock) == {"format", "created_at", "config", "checkpoints", "tasks", "versions"}  # type: ignore[arg-type]

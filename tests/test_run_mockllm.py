@@ -132,7 +132,7 @@ def test_run_tracks_groups_publishes_and_resumes(isolated_env: Path, two_version
     # --- Inspect logs carry the job identity; the usage audit log agrees with Inspect's own usage
     for outcome in report.outcomes:
         header = read_eval_log(outcome.log_path, header_only=True)
-        calls = read_jsonl(job_dir(Path(outcome.log_path).parent, outcome.job.key) / USAGE_FILE)
+        calls = read_jsonl(job_dir(Path(outcome.log_path).parent, outcome.job.key, report.tracking.dir) / USAGE_FILE)
         assert (
             calls
             and {c["event"] for c in calls} == {"model_call"}

@@ -27,8 +27,8 @@ WEAVE_PINS := weave==0.54.0 gql==4.4.0 sentry-sdk==2.75.0 cachetools==8.0.1 disk
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install "$(TORCH_SPEC)" 2>&1 | $(QUIET)
-	$(PIP) install -e ".[hf,dev,determined]" 2>&1 | $(QUIET)
-	$(BIN)/python -c "import eval_orchestrator, torch, transformers, inspect_ai, wandb, moto, determined"
+	$(PIP) install -e ".[hf,dev,determined,ray]" 2>&1 | $(QUIET)
+	$(BIN)/python -c "import eval_orchestrator, torch, transformers, inspect_ai, wandb, moto, determined, ray"
 	rm -rf $(EVALS_SITE)
 	$(PIP) install --no-deps --target $(EVALS_SITE) $(EVALS_PINS) $(WEAVE_PINS) 2>&1 | $(QUIET)
 	touch $(STAMP)
@@ -48,9 +48,12 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/compare.py
 	$(BIN)/python benchmarks/watch_latency.py
 	$(BIN)/python benchmarks/weave_import.py
+	$(BIN)/python benchmarks/webhook_load.py
+	$(BIN)/python benchmarks/ray_fanout.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy \
+		&& $(BIN)/mypy --strict --ignore-missing-imports --allow-untyped-calls benchmarks
 
 clean:
 	rm -rf .quickstart .pytest_cache .mypy_cache .ruff_cache benchmarks/.data

@@ -27,6 +27,7 @@ import time
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ def _write(args: tuple[str, str, int, int]) -> str:
 
 
 def prepare(data: Path, samples: int, fresh: bool) -> None:
-    from eval_orchestrator.orchestrate import local_registry
+    from eval_orchestrator.registry.factory import local_registry
 
     marker = data / f"ready-{samples}"
     if marker.exists() and not fresh:
@@ -110,14 +111,15 @@ def main() -> None:
     from eval_orchestrator.comparison.compare import CompareOptions, compare, compare_metric
     from eval_orchestrator.comparison.scores import latest_logs, read_task_scores
     from eval_orchestrator.config import build_store_config
-    from eval_orchestrator.orchestrate import resolve_version
+    from eval_orchestrator.refs import CheckpointRef
+    from eval_orchestrator.registry.factory import Registries
 
     options = CompareOptions(log_dir=str(data / "logs"))
-    store = build_store_config()
-    base, cand = resolve_version("local-registry/bench:v0", store), resolve_version("local-registry/bench:v1", store)
+    registries = Registries(build_store_config())
+    base, cand = (registries.resolve(CheckpointRef.parse(f"local-registry/bench:v{n}")) for n in (0, 1))
     dirs = sorted((data / "logs" / "bench").iterdir())
     logs = [latest_logs(d) for d in dirs]
-    loaded: list = []
+    loaded: list[dict[str, Any]] = []
 
     def read() -> None:
         loaded[:] = [{t: read_task_scores(t, p) for t, p in latest_logs(d).items()} for d in dirs]

@@ -120,8 +120,9 @@ def run(args: argparse.Namespace, work: Path, moto_url: str) -> None:
 
     from eval_orchestrator import orchestrate
     from eval_orchestrator.config import build_store_config
+    from eval_orchestrator.registry.factory import local_registry
 
-    orchestrate.local_registry().add(f"s3://{BUCKET}/ckpt", "bench")
+    local_registry().add(f"s3://{BUCKET}/ckpt", "bench")
     keys = [f"ckpt/shard-{i:02d}.bin" for i in range(len(sizes))]
 
     from boto3.s3.transfer import TransferConfig

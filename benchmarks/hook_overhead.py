@@ -42,12 +42,13 @@ def main() -> None:
     from eval_orchestrator import orchestrate
     from eval_orchestrator.audit import UsageAudit
     from eval_orchestrator.config import build_config
+    from eval_orchestrator.registry.factory import local_registry
     from eval_orchestrator.tracking.hook import WandbTracker
 
     ckpt = work / "ckpt"
     ckpt.mkdir()
     (ckpt / "config.json").write_text("{}")
-    orchestrate.local_registry().add(ckpt, "bench")
+    local_registry().add(ckpt, "bench")
 
     def output(messages: list[Any], tools: Any, tool_choice: Any, config: Any) -> ModelOutput:
         out = ModelOutput.from_content(model="mockllm/model", content="Default answer")

@@ -68,7 +68,12 @@ def main() -> None:
     lines: queue.Queue[tuple[float, str]] = queue.Queue()
     assert watcher.stderr is not None
     stream = watcher.stderr
-    threading.Thread(target=lambda: [lines.put((time.perf_counter(), line)) for line in stream], daemon=True).start()
+
+    def read_lines() -> None:
+        for line in stream:
+            lines.put((time.perf_counter(), line))
+
+    threading.Thread(target=read_lines, daemon=True).start()
 
     def wait_for(fragment: str, timeout: float = 300) -> float:
         deadline = time.perf_counter() + timeout

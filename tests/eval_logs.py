@@ -27,7 +27,13 @@ class Epoch:
     metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
-def write_log(path: Path, task: str, epochs: Iterable[Epoch], metadata: Mapping[str, Any] | None = None) -> Path:
+def write_log(
+    path: Path,
+    task: str,
+    epochs: Iterable[Epoch],
+    metadata: Mapping[str, Any] | None = None,
+    dataset: int | None = None,  # the dataset's size, as the log's header records it
+) -> Path:
     """Write a successful `.eval` log of ``task`` holding ``epochs`` to ``path`` (its folder is made)."""
     from inspect_ai._util._async import run_coroutine
     from inspect_ai.log import EvalConfig, EvalDataset, EvalSample, EvalSpec
@@ -38,7 +44,7 @@ def write_log(path: Path, task: str, epochs: Iterable[Epoch], metadata: Mapping[
     spec = EvalSpec(
         created="2026-01-01T00:00:00+00:00",
         task=task,
-        dataset=EvalDataset(),
+        dataset=EvalDataset(samples=dataset),
         model="mockllm/model",
         config=EvalConfig(),
         metadata=dict(metadata or {}),

@@ -39,7 +39,8 @@ TREES = {name: ast.parse(path.read_text()) for name, path in MODULES.items()}
 LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "error_text", "env", "notify", "strict", "jsonl", "interrupts", "paths", "progress",
                     "credentials", "scrub",
-                    "redact", "score_values", "inspect_api", "comparison.stats", "tasks", "tasks.capitals",
+                    "redact", "score_values", "inspect_api", "comparison.stats", "comparison.sequential",
+                    "comparison.simulation", "tasks", "tasks.capitals",
                     "tiny_checkpoint", "comparison", "registry", "store", "tracking", "det", "watch"}),
     ("grammar", {"refs"}),
     ("schema", {"checkpoint", "watch_config", "executor_config", "run_config", "config", "job"}),
@@ -49,7 +50,7 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("planning", {"plan", "preflight", "comparison.scores", "comparison.wandb_results", "comparison.report",
                   "comparison.plot", "comparison.wandb_log", "tracking.*", "lockfile", "det.hparams", "det.export",
                   "det.submit", "watch.sources"}),
-    ("execution", {"launch", "comparison.compare", "orchestrate", "sync", "outcomes", "executors", "executors.*"}),
+    ("execution", {"launch", "comparison.compare", "comparison.power", "orchestrate", "sync", "outcomes", "executors", "executors.*"}),
     ("applications", {"det.trial", "watch.decide", "watch.loop", "watch.webhook"}),
     ("interface", {"cli", "cli.*", "", "_inspect_registry"}),
 ]  # fmt: skip

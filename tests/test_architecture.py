@@ -50,8 +50,9 @@ LAYERS: list[tuple[str, set[str]]] = [
     ("planning", {"plan", "preflight", "comparison.scores", "comparison.wandb_results", "comparison.report",
                   "comparison.plot", "comparison.wandb_log", "tracking.*", "lockfile", "det.hparams", "det.export",
                   "det.submit", "watch.sources"}),
-    ("execution", {"launch", "comparison.compare", "comparison.power", "orchestrate", "sync", "outcomes", "executors", "executors.*"}),
-    ("applications", {"det.trial", "watch.decide", "watch.loop", "watch.webhook"}),
+    ("execution", {"launch", "comparison.compare", "comparison.power", "orchestrate", "sync", "outcomes", "executors",
+                   "executors.*"}),
+    ("applications", {"gate", "det.trial", "watch.decide", "watch.loop", "watch.webhook"}),
     ("interface", {"cli", "cli.*", "", "_inspect_registry"}),
 ]  # fmt: skip
 

@@ -15,6 +15,7 @@ from eval_orchestrator.cli.cache import cache
 from eval_orchestrator.cli.common import ErrorsAsExitCodes
 from eval_orchestrator.cli.compare import compare, report
 from eval_orchestrator.cli.determined import determined
+from eval_orchestrator.cli.gate import gate
 from eval_orchestrator.cli.lock import lock
 from eval_orchestrator.cli.power import power
 from eval_orchestrator.cli.registry import registry
@@ -46,7 +47,7 @@ def main() -> None:
     env.unset("WANDB_SERVICE")
 
 
-for command in (run, resolve, lock, compare, report, power, watch, registry, cache, sync_command, determined):
+for command in (run, resolve, lock, compare, report, gate, power, watch, registry, cache, sync_command, determined):
     main.add_command(command)
 
 

@@ -1,101 +1,85 @@
-"""`gate`: real Inspect evals of versions whose answers depend on the checkpoint, decided in one command;
-the sequential design stops early on a clearly better or worse version and runs an equal one to the end."""
+"""The gate fails closed: what it cannot measure holds the candidate, and a margin that would pass
+anything is refused. Real `.eval` logs (Inspect's own recorder), through the CLI and the library."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from tests.cli import invoke
-from tests.test_cli import assert_one_line_error
+import pytest
 
-LEVEL = f"{Path(__file__).parent / 'fixtures' / 'level_tasks.py'}@level"
+from eval_orchestrator.comparison.compare import CompareOptions, compare
+from tests.eval_logs import Epoch, write_log
+from tests.test_cli import assert_one_line_error, cli
+from tests.test_compare import _register
+
+ARGS = ("compare", "local-registry/tiny:v0", "local-registry/tiny:v1", "--log-dir", "logs")
 
 
-def _register(root: Path, level: int, *aliases: str) -> str:
-    source = root / f"ckpt-{len(list(root.glob('ckpt-*')))}"
-    source.mkdir()
-    (source / "skill.txt").write_text(str(level))
-    (source / "name.txt").write_text(source.name)  # equal levels, distinct checkpoints
-    alias_args = [arg for alias in aliases for arg in ("--alias", alias)]
-    done = invoke("registry", "add", str(source), "--name", "tiny", *alias_args)
+def _log(root: Path, version: str, digest: str, task: str, epochs: list[Epoch]) -> None:
+    write_log(root / "logs" / "tiny" / f"{version}-{digest[:12]}" / f"{task}.eval", task, epochs)
+
+
+@pytest.fixture
+def versions(isolated_env: Path) -> list[str]:
+    digests = _register(isolated_env, "tiny", 2)
+    _log(isolated_env, "v0", digests[0], "qa", [Epoch(f"s{i}", 1, {"acc": i % 2}) for i in range(40)])
+    return digests
+
+
+def _held(done: object, why: str) -> None:
+    """Exit 3 with one `error:` line, and the row says why: not compared, held."""
+    assert_one_line_error(done, "held by the gate", code=3)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("case", "candidate", "why"),
+    [
+        ("no samples", [], "the candidate has no scored sample"),
+        ("every sample errored", [Epoch(f"s{i}", 1, error="boom") for i in range(40)], "no scored sample (40 errored)"),
+        ("no id in common", [Epoch(f"x{i}", 1, {"acc": 1}) for i in range(40)], "0 paired sample(s)"),
+    ],
+)
+def test_a_candidate_that_cannot_be_compared_is_held(
+    isolated_env: Path, versions: list[str], case: str, candidate: list[Epoch], why: str
+) -> None:
+    _log(isolated_env, "v1", versions[1], "qa", candidate)
+    report = compare("local-registry/tiny:v0", "local-registry/tiny:v1", CompareOptions(log_dir="logs"))
+    [row] = report.rows
+    assert (row.verdict, row.gate, report.gate) == ("not compared", "held", "held"), case
+    assert why in row.method
+    done = cli(*ARGS, "--fail-on-regression", "--json")
+    assert_one_line_error(done, "held by the gate: qa/acc (not compared)", code=3)
+    assert json.loads(done.stdout)[0]["gate"] == "held" and json.loads(done.stdout)[0]["verdict"] == "not compared"
+    assert cli(*ARGS, "--json").returncode == 0  # no gate asked for: a comparison, exit 0
+
+
+def test_a_task_the_candidate_lacks_is_held(isolated_env: Path, versions: list[str]) -> None:
+    _log(isolated_env, "v1", versions[1], "other", [Epoch(f"s{i}", 1, {"acc": 1}) for i in range(40)])
+    report = compare("local-registry/tiny:v0", "local-registry/tiny:v1", CompareOptions(log_dir="logs"))
+    rows = {row.task: row for row in report.rows}
+    assert set(rows) == {"qa", "other"} and report.gate == "held"
+    assert "the candidate has no successful log of qa" in rows["qa"].method
+    assert "the baseline has no successful log of other" in rows["other"].method
+    assert cli(*ARGS, "--fail-on-regression").returncode == 3
+
+
+def test_a_candidate_compared_on_every_task_passes(isolated_env: Path, versions: list[str]) -> None:
+    _log(isolated_env, "v1", versions[1], "qa", [Epoch(f"s{i}", 1, {"acc": 1}) for i in range(40)])
+    done = cli(*ARGS, "--fail-on-regression", "--json")
     assert done.returncode == 0, done.stderr
-    return f"local-registry/tiny:v{len(list(root.glob('ckpt-*'))) - 1}"
+    assert json.loads(done.stdout)[0]["gate"] == "passed"
 
 
-def _plan(root: Path, args: dict[str, int] | None = None, **watch: str) -> Path:
-    plan = {
-        "tasks": [{"spec": LEVEL, "args": args or {}}],
-        "model": {"name": "mockllm/{path}", "args": {}},
-        "inspect": {"log_dir": str(root / "logs"), "display": "none"},
-        "wandb": {"mode": "offline", "project": "evals"},
-    }
-    if watch:
-        plan["watch"] = {"collections": ["local-registry/tiny"], **watch}
-    path = root / "plan.json"
-    path.write_text(json.dumps(plan))
-    return path
+@pytest.mark.parametrize("margin", ["nan", "inf", "-inf", "-0.1"])
+def test_a_margin_that_is_not_a_finite_non_negative_number_is_refused(versions: list[str], margin: str) -> None:
+    assert_one_line_error(cli(*ARGS, "--fail-on-regression", "--margin", margin), "margin")
 
 
-def _gate(*args: str) -> tuple[int, dict, str]:  # type: ignore[type-arg]
-    done = invoke("gate", *args, "--json")
-    return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {}, done.stderr
-
-
-def test_the_sequential_gate_stops_early_on_a_clearly_better_and_a_clearly_worse_version(isolated_env: Path) -> None:
-    _register(isolated_env, 40, "prod")
-    high = _register(isolated_env, 80)
-    plan = _plan(isolated_env, baseline="prod")
-    code, better, stderr = _gate(high, "--config", str(plan), "--sequential", "--looks", "5", "--promote", "prod")
-    assert code == 0, stderr
-    [row] = better["decisions"]
-    assert row["verdict"] == "better" and row["gate"] == "passed" and row["look"] < 5
-    assert better["samples_used"] < better["samples_total"] == 200 and better["promoted"] == "prod"
-    listed = json.loads(invoke("registry", "ls", "tiny", "--json").stdout)
-    aliases = {r["version"]: r["aliases"] for r in listed}
-    assert "prod" in aliases["v1"] and "prod" not in aliases["v0"]  # the alias moved
-    worse = _register(isolated_env, 10)
-    high_logs = sorted((isolated_env / "logs" / "tiny").glob("v1-*/plan-*/*.eval"))
-    code, held, _ = _gate(worse, "--config", str(plan), "--baseline", high, "--sequential", "--looks", "5",
-                          "--promote", "staging")  # fmt: skip
-    assert code == 3  # held: a decision, exit 3
-    [row] = held["decisions"]
-    assert row["verdict"] == "worse" and row["gate"] == "held" and row["look"] < 5 and held["promoted"] is None
-    assert held["samples_used"] < 200
-    # The baseline's first stage is the one the first gate ran (same seeded order): reused, not rerun.
-    assert high_logs and sorted((isolated_env / "logs" / "tiny").glob("v1-*/plan-*/*.eval")) == high_logs
-
-
-def test_an_equal_version_runs_to_the_end_and_the_fixed_gate_decides_as_compare(isolated_env: Path) -> None:
-    first, second = _register(isolated_env, 50), _register(isolated_env, 50)
-    plan = _plan(isolated_env, {"count": 60})
-    code, equal, stderr = _gate(second, "--config", str(plan), "--baseline", first, "--sequential", "--looks", "3")
-    assert code == 0, stderr
-    [row] = equal["decisions"]
-    assert row["look"] == row["looks"] == 3 and row["verdict"] == "no detectable difference"
-    assert equal["samples_used"] == equal["samples_total"] == 60 and equal["stages"] == 3
-    assert row["task"].startswith("level-")  # task args: the label carries their hash
-    code, fixed, _ = _gate(second, "--config", str(plan), "--baseline", first)
-    assert code == 0 and fixed["comparison"]["rows"][0]["verdict"] == "no detectable difference"
-    assert fixed["comparison"]["rows"][0]["n_paired"] == 60
-    code, same, _ = _gate(second, "--config", str(plan), "--baseline", first, "--margin", "0.001")
-    assert code == 0 and same["comparison"]["rows"][0]["verdict"] == "non-inferior"  # identical answers
-    weaker = _register(isolated_env, 20)
-    code, held, _ = _gate(weaker, "--config", str(plan), "--baseline", first)
-    assert code == 3 and held["gate"] == "held" and held["comparison"]["rows"][0]["verdict"] == "worse"
-
-
-def test_bad_gate_input_is_refused_before_any_eval(isolated_env: Path) -> None:
-    only = _register(isolated_env, 50)
-    plan = _plan(isolated_env)
-    assert_one_line_error(invoke("gate", only, "--config", str(plan)), "no baseline: pass --baseline REF")
-    assert_one_line_error(
-        invoke("gate", only, "--config", str(plan), "--baseline", only), "are the same checkpoint"
-    )
-    settings = json.loads(plan.read_text())
-    settings["inspect"]["limit"] = 5
-    plan.write_text(json.dumps(settings))
-    other = _register(isolated_env, 60)
-    done = invoke("gate", other, "--config", str(plan), "--baseline", only, "--sequential")
-    assert_one_line_error(done, "the sequential gate chooses the samples itself; remove limit")
-    assert not list(isolated_env.rglob("*.eval"))  # nothing was evaluated
+def test_a_margin_as_wide_as_the_metric_is_refused(isolated_env: Path, versions: list[str]) -> None:
+    # The candidate is far worse: a margin of 5 on an accuracy would pass it.
+    _log(isolated_env, "v1", versions[1], "qa", [Epoch(f"s{i}", 1, {"acc": 0}) for i in range(40)])
+    for margin in ("5", "1"):
+        done = cli(*ARGS, "--fail-on-regression", "--margin", margin)
+        assert_one_line_error(done, f"--margin {margin} is not below the range of qa/acc (1")
+    assert cli(*ARGS, "--fail-on-regression", "--margin", "0.05").returncode == 3  # a real margin: held

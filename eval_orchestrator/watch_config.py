@@ -31,6 +31,12 @@ class GateConfig(StatisticsOptions):
     """What a new version must show against the baseline to be promoted (the compare options)."""
 
     tasks: list[str] = Field(default_factory=list, description="Tasks the gate requires (default: every task).")
+    sequential: bool = Field(
+        default=False,
+        description="Evaluate a new version in stages (one seeded sample order shared with the baseline) and stop "
+        "at the first look where every task is decided (O'Brien-Fleming alpha spending).",
+    )
+    looks: int = Field(default=10, ge=1, le=50, description="Stages of the sequential design.")
 
 
 class DeterminedExecutorConfig(StrictModel):

@@ -52,7 +52,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                   "det.submit", "watch.sources"}),
     ("execution", {"launch", "comparison.compare", "comparison.power", "orchestrate", "sync", "outcomes", "executors",
                    "executors.*"}),
-    ("applications", {"gate", "det.trial", "watch.decide", "watch.loop", "watch.webhook"}),
+    ("applications", {"gate", "gate_stages", "det.trial", "watch.decide", "watch.loop", "watch.webhook"}),
     ("interface", {"cli", "cli.*", "", "_inspect_registry"}),
 ]  # fmt: skip
 

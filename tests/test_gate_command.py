@@ -52,6 +52,12 @@ def test_the_sequential_gate_stops_early_on_a_clearly_better_and_a_clearly_worse
     assert row["verdict"] == "better" and row["gate"] == "passed" and row["look"] < 5
     assert better["samples_used"] < better["samples_total"] == 200 and better["promoted"] == "prod"
     listed = json.loads(invoke("registry", "ls", "tiny", "--json").stdout)
+    from tests.wandb_files import read_runs
+
+    [logged] = [run for run in read_runs(isolated_env / "wb") if run.job_type == "compare"]
+    assert logged.summary["gate"] == "passed" and logged.summary["gate_sequential"] is True
+    assert logged.summary[f"stopped_look/level/{row['metric']}"] == row["look"]
+    assert logged.summary["samples_used"] == better["samples_used"]
     aliases = {r["version"]: r["aliases"] for r in listed}
     assert "prod" in aliases["v1"] and "prod" not in aliases["v0"]  # the alias moved
     worse = _register(isolated_env, 10)
@@ -97,3 +103,30 @@ def test_bad_gate_input_is_refused_before_any_eval(isolated_env: Path) -> None:
     done = invoke("gate", other, "--config", str(plan), "--baseline", only, "--sequential")
     assert_one_line_error(done, "the sequential gate chooses the samples itself; remove limit")
     assert not list(isolated_env.rglob("*.eval"))  # nothing was evaluated
+
+
+def test_the_watcher_with_a_sequential_gate_stops_early_and_promotes(isolated_env: Path) -> None:
+    _register(isolated_env, 40, "prod")
+    better = _register(isolated_env, 90)
+    plan = _plan(isolated_env, baseline="prod", promote="prod", ledger=str(isolated_env / "ledger.sqlite"),
+                 start="latest")  # fmt: skip
+    settings = json.loads(plan.read_text())
+    settings["watch"]["gate"] = {"sequential": True, "looks": 5}
+    plan.write_text(json.dumps(settings))
+    done = invoke("watch", "--config", str(plan), "--once", "--json")
+    assert done.returncode == 0, done.stderr
+    rows = {row["version"]: row for row in json.loads(done.stdout)}
+    decision = rows["v1"]["decision"]
+    assert rows["v1"]["state"] == "promoted" and decision["promoted_alias"] == "prod", decision
+    assert "better" in decision["reason"]
+    # The baseline was evaluated whole (its logs in the plan's own folder); the candidate in stages, and
+    # it stopped before the last: fewer of its 200 samples were evaluated than the baseline's.
+    from inspect_ai.log import read_eval_log
+
+    def samples(version: str, pattern: str) -> int:
+        logs = (isolated_env / "logs" / "tiny").glob(f"{version}-*/{pattern}")
+        return sum(len(read_eval_log(str(p)).samples or []) for p in logs)
+
+    assert samples("v0", "**/*.eval") == 200
+    assert 0 < samples("v1", "**/*.eval") < 200
+    assert better.endswith(":v1")

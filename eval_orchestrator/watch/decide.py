@@ -26,6 +26,8 @@ from eval_orchestrator.watch_config import WatchConfig
 
 if TYPE_CHECKING:
     from eval_orchestrator.det.submit import DeterminedExecutor
+    from eval_orchestrator.gate import GateResult
+    from eval_orchestrator.refs import CheckpointRef
 
 READY = frozenset({"baseline", "promoted", "held", "logged", "compared", "evaluated"})  # a baseline with results
 KILL_AT = "EVAL_ORCHESTRATOR_TEST_KILL_AT"
@@ -65,6 +67,12 @@ class Pipeline:
             entry = self._record(entry)  # once: a watcher killed after this does not log it again
         return self._gate(entry) if entry.state == "logged" else entry
 
+    def _run_config(self, ref: CheckpointRef | None = None) -> RunConfig:
+        config = self.config.model_copy(update={"checkpoints": [ref]}) if ref is not None else self.config
+        if self.watch.executor == "ray":  # the run config's executor: section says which cluster, and how
+            config = config.model_copy(update={"executor": config.executor.model_copy(update={"kind": "ray"})})
+        return config
+
     def _decision(self, entry: Entry, outcome: str, reason: str, **more: object) -> Decision:
         return Decision.model_validate(
             {"outcome": outcome, "reason": reason, "version": entry.version, "digest": entry.digest, **more}
@@ -76,13 +84,13 @@ class Pipeline:
         entry = self.ledger.advance(entry, self.owner, "evaluating")
         self.notify(f"evaluating {entry.ref} (attempt {attempt} of {self.watch.max_attempts})")
         _crash_point("evaluating")
-        config = self.config.model_copy(update={"checkpoints": [entry.ref]})
-        if self.watch.executor == "ray":  # the run config's executor: section says which cluster, and how
-            config = config.model_copy(update={"executor": config.executor.model_copy(update={"kind": "ray"})})
+        config = self._run_config(entry.ref)
         with self._lease(entry):
             try:
                 if self.watch.executor == "determined":
                     entry, problems = self._on_determined(entry, config)
+                elif self._staged(entry, config, evaluate=True) is not None:
+                    problems = []  # decided in _compare, from the stages' logs
                 else:
                     problems = self._here(config)
             except Unavailable:
@@ -103,6 +111,23 @@ class Pipeline:
         self.notify(f"{entry.ref}: eval failed ({error}); retrying in {wait:g}s")
         return self.ledger.advance(entry, self.owner, "discovered", attempts=attempt, error=error,
                                    next_attempt_at=time.time() + wait, clear=frozenset({"external"}))  # fmt: skip
+
+    def _staged(self, entry: Entry, config: RunConfig, evaluate: bool) -> GateResult | None:
+        """The sequential gate for a new version (watch.gate.sequential, a baseline to compare with):
+        evaluated in stages, or (``evaluate=False``) decided from the stages' logs; None otherwise."""
+        if not self.watch.gate.sequential or entry.role == "baseline" or self.watch.executor == "determined":
+            return None
+        base = self._baseline(entry)
+        if base is None or base.digest == entry.digest:
+            return None  # no baseline yet, or this is it: the plain path decides (allow_first, "baseline")
+        from eval_orchestrator import gate
+
+        gate.check_sequential(config)
+        cand_version, base_version = self.registries.resolve(entry.ref), self.registries.resolve(base.ref)
+        where = gate.compare_options(config, self.watch.gate)
+        have_base = gate.has_every_task(base_version, config, where)
+        return gate.sequential_gate(cand_version, base_version, have_base, config, self.watch.gate, self.notify,
+                                    evaluate=evaluate)  # fmt: skip
 
     def _here(self, config: RunConfig) -> list[str]:
         from eval_orchestrator import orchestrate
@@ -178,7 +203,9 @@ class Pipeline:
             decision = self._decision(entry, "baseline", f"it is the baseline ({self.watch.baseline})")
             return self._finish(entry, decision)
         comparison = None
-        if base is not None:
+        if base is not None and (staged := self._staged(entry, self._run_config(), evaluate=False)) is not None:
+            comparison = staged.comparison
+        elif base is not None:
             options = CompareOptions.model_validate({**self.watch.gate.model_dump(), "variant": self.plan.folder,
                                                      "log_dir": self.config.inspect.log_dir})  # fmt: skip
             comparison = compare(base.ref, entry.ref, options, self.config.store, self.notify)

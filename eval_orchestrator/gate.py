@@ -37,6 +37,10 @@ class GateResult(BaseModel):
     stages: int = 0  # eval sets run per version (sequential)
     samples_used: int = 0
     samples_total: int = 0
+    tokens_used: int = 0  # the candidate's stages, from Inspect's log stats
+    eval_seconds: float = 0.0
+    tokens_saved: int = 0  # estimated: the samples left out, at the stages' rate
+    seconds_saved: float = 0.0
     promoted: str | None = None  # the alias moved onto the candidate
 
 
@@ -135,4 +139,6 @@ def sequential_gate(
     report: ComparisonReport = staged.report
     return GateResult(baseline=base.version_ref, candidate=cand.version_ref, gate=report.gate,
                       comparison=staged.report, decisions=staged.decisions, stages=staged.stages,
-                      samples_used=staged.used, samples_total=staged.total)  # fmt: skip
+                      samples_used=staged.used, samples_total=staged.total,
+                      tokens_used=staged.spent.tokens, eval_seconds=staged.spent.seconds,
+                      tokens_saved=staged.spent.tokens_saved, seconds_saved=staged.spent.seconds_saved)  # fmt: skip

@@ -53,6 +53,18 @@ class Staged:
     stages: int
     used: int  # samples per version
     total: int
+    spent: Spent  # the candidate's stages
+
+
+@dataclass(frozen=True)
+class Spent:
+    """What the candidate's evaluated stages cost (Inspect's own log stats), and the estimate of what
+    the samples left out would have cost at the same rate."""
+
+    tokens: int
+    seconds: float
+    tokens_saved: int
+    seconds_saved: float
 
 
 def task_label(name: str, args: dict[str, object]) -> str:
@@ -139,7 +151,31 @@ def run_stages(
     )  # fmt: skip
     total = sum(len(ids) for _, units in order.values() for ids in units)
     used = sum(len(ids) for label, (_, units) in order.items() for ids in units[: done[label]])
-    return Staged(report, [d for d, _ in pairs], stages, used, total)
+    tokens, seconds = _cost(cand, folders, where)
+    rate = (total - used) / used if used else 0.0
+    return Staged(report, [d for d, _ in pairs], stages, used, total,
+                  Spent(tokens, seconds, round(tokens * rate), seconds * rate))  # fmt: skip
+
+
+def _cost(version: ResolvedCheckpoint, folders: list[str], where: CompareOptions) -> tuple[int, float]:
+    """Tokens and eval seconds of ``version``'s logs in the stage folders."""
+    from datetime import datetime
+
+    from inspect_ai.log import read_eval_log
+
+    tokens, seconds = 0, 0.0
+    for folder in dict.fromkeys(folders):
+        try:
+            logs = find_logs(version, where.model_copy(update={"variant": folder}), [])
+        except UserError:
+            continue
+        for path in logs.values():
+            stats_ = read_eval_log(str(path), header_only=True).stats
+            tokens += sum(usage.total_tokens for usage in stats_.model_usage.values())
+            if stats_.started_at and stats_.completed_at:
+                elapsed = datetime.fromisoformat(stats_.completed_at) - datetime.fromisoformat(stats_.started_at)
+                seconds += elapsed.total_seconds()
+    return tokens, seconds
 
 
 @dataclass(frozen=True)

@@ -51,6 +51,8 @@ def test_the_sequential_gate_stops_early_on_a_clearly_better_and_a_clearly_worse
     [row] = better["decisions"]
     assert row["verdict"] == "better" and row["gate"] == "passed" and row["look"] < 5
     assert better["samples_used"] < better["samples_total"] == 200 and better["promoted"] == "prod"
+    # What stopping saved, at the stages' own rate (this task calls no model: no tokens either way).
+    assert better["eval_seconds"] > 0 and better["seconds_saved"] > 0 and better["tokens_used"] == 0
     listed = json.loads(invoke("registry", "ls", "tiny", "--json").stdout)
     from tests.wandb_files import read_runs
 

@@ -88,6 +88,9 @@ def _print(result: GateResult) -> None:
     moved = f"; moved {result.promoted} to the candidate" if result.promoted else ""
     console.print(f"used {result.samples_used} of {result.samples_total} samples per version ({share:.0%}) in "
                   f"{result.stages} stage(s); gate: {result.gate}{moved}", highlight=False)  # fmt: skip
+    console.print(f"the candidate's stages: {result.tokens_used} tokens, {result.eval_seconds:.1f} s of eval; the "
+                  f"samples left out would have cost about {result.tokens_saved} tokens and "
+                  f"{result.seconds_saved:.1f} s more", highlight=False)  # fmt: skip
     for note in result.comparison.notes[1:]:
         console.print(f"note: {note}", highlight=False)
 
@@ -100,7 +103,8 @@ def _log_to_wandb(result: GateResult, plan: RunConfig) -> str:
     tracking = TrackingSettings.from_config(plan)
     extra: dict[str, object] = {"gate": result.gate, "gate_sequential": bool(result.decisions),
                                 "samples_used": result.samples_used, "samples_total": result.samples_total,
-                                "stages": result.stages, "promoted_alias": result.promoted}  # fmt: skip
+                                "stages": result.stages, "promoted_alias": result.promoted,
+                                "tokens_saved": result.tokens_saved, "seconds_saved": result.seconds_saved}  # fmt: skip
     for decision in result.decisions:
         extra[f"stopped_look/{decision.task}/{decision.metric}"] = decision.look
         extra[f"samples_used/{decision.task}/{decision.metric}"] = decision.used

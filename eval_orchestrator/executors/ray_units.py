@@ -62,10 +62,13 @@ def run_unit(spec: UnitSpec, board: Any) -> UnitResult:
     """The Ray task: evaluate one unit here, reporting progress to ``board``."""
     import ray
 
-    from eval_orchestrator import inspect_api, orchestrate
+    from eval_orchestrator import env, inspect_api, orchestrate
     from eval_orchestrator.tracking import sinks
 
     node = str(ray.get_runtime_context().get_node_id())
+    # A worker inherits its raylet's environment: a WANDB_SERVICE there would put every unit's runs in
+    # one long-lived wandb service, where a killed unit's run stays "in use" for its retry. Its own.
+    env.unset("WANDB_SERVICE")
 
     def progress(label: str, key: str, done: int, planned: int) -> None:
         board.report.remote(spec.label, label, done, planned, node, spec.attempt)

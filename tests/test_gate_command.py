@@ -72,6 +72,15 @@ def test_the_sequential_gate_stops_early_on_a_clearly_better_and_a_clearly_worse
     assert held["samples_used"] < 200
     # The baseline's first stage is the one the first gate ran (same seeded order): reused, not rerun.
     assert high_logs and sorted((isolated_env / "logs" / "tiny").glob("v1-*/plan-*/*.eval")) == high_logs
+    # Clustered: whole passages (10 questions) enter together, the first look once 10 of 20 can give a
+    # cluster-robust SE (looks at 4 and 8 passages are dropped), so the design has 3 looks.
+    code, clustered, _ = _gate(worse, "--config", str(plan), "--baseline", high, "--sequential", "--looks", "5",
+                               "--cluster", "passage")  # fmt: skip
+    assert code == 3
+    [row] = clustered["decisions"]
+    [compared] = clustered["comparison"]["rows"]
+    assert (row["look"], row["looks"], row["used"]) == (1, 3, 120) and compared["clusters"] == 12
+    assert "cluster-robust" in compared["method"] and compared["verdict"] == "worse"
 
 
 def test_an_equal_version_runs_to_the_end_and_the_fixed_gate_decides_as_compare(isolated_env: Path) -> None:

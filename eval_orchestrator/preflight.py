@@ -35,12 +35,19 @@ def check_plan(config: RunConfig, environ: Mapping[str, str] | None = None) -> N
     load_entry_points(config.wandb.weave)  # first: the checks below look up what they register
     check_secrets(config, environ)
     check_model(config)
+    check_selection(config)
     check_hooks(config)
     check_log_dir(config.inspect.log_dir)
     check_folder(config.wandb.dir or ".", "the W&B dir (WANDB_DIR / wandb.dir)")
     if config.store.artifact_dir:
         check_folder(config.store.artifact_dir, "the checkpoint store (WANDB_ARTIFACT_DIR / --artifact-dir)")
     check_wandb_names(config)
+
+
+def check_selection(config: RunConfig) -> None:
+    """Inspect refuses --limit with --sample-id, but only once the checkpoint is loaded: refused here."""
+    if config.inspect.limit is not None and config.inspect.sample_id is not None:
+        raise UserError("inspect.limit and inspect.sample_id (--limit, --sample-id) cannot be used together; keep one")
 
 
 def check_secrets(config: RunConfig, environ: Mapping[str, str] | None = None) -> None:

@@ -44,6 +44,16 @@ def test_a_bad_model_role_is_one_line() -> None:
     )
 
 
+def test_limit_with_sample_id_is_refused_before_any_checkpoint_work(isolated_env: Path) -> None:
+    from tests.test_compare import _register
+
+    _register(isolated_env, "tiny", 1)
+    done = cli("run", "--checkpoint", "local-registry/tiny:v0", "--task", f"{Path(__file__).parent / 'fixtures' / 'skill_tasks.py'}@skill",
+               "--limit", "2", "--sample-id", "1")  # fmt: skip
+    assert_one_line_error(done, "inspect.limit and inspect.sample_id (--limit, --sample-id) cannot be used together")
+    assert not [p for p in (isolated_env / "store").rglob("*") if p.is_file()]  # nothing fetched
+
+
 def test_run_help_groups_every_option() -> None:
     done = cli("run", "--help")
     assert done.returncode == 0

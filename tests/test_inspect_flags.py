@@ -48,8 +48,8 @@ def test_limit_with_sample_id_is_refused_before_any_checkpoint_work(isolated_env
     from tests.test_compare import _register
 
     _register(isolated_env, "tiny", 1)
-    done = cli("run", "--checkpoint", "local-registry/tiny:v0", "--task", f"{Path(__file__).parent / 'fixtures' / 'skill_tasks.py'}@skill",
-               "--limit", "2", "--sample-id", "1")  # fmt: skip
+    task = f"{Path(__file__).parent / 'fixtures' / 'skill_tasks.py'}@skill"
+    done = cli("run", "--checkpoint", "local-registry/tiny:v0", "--task", task, "--limit", "2", "--sample-id", "1")
     assert_one_line_error(done, "inspect.limit and inspect.sample_id (--limit, --sample-id) cannot be used together")
     assert not [p for p in (isolated_env / "store").rglob("*") if p.is_file()]  # nothing fetched
 

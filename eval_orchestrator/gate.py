@@ -23,8 +23,6 @@ from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import RunConfig
 from eval_orchestrator.watch_config import GateConfig
 
-GateOptions = GateConfig  # the watcher's gate: section, and the gate command's flags
-
 
 class GateResult(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -48,7 +46,7 @@ def gate(
     candidate: CheckpointRef,
     baseline: CheckpointRef,
     config: RunConfig,
-    options: GateOptions,
+    options: GateConfig,
     promote: str | None = None,
     notify: Notify = quiet,
 ) -> GateResult:
@@ -76,7 +74,7 @@ def gate(
     return result
 
 
-def compare_options(config: RunConfig, options: GateOptions) -> CompareOptions:
+def compare_options(config: RunConfig, options: GateConfig) -> CompareOptions:
     return CompareOptions(**options.model_dump(), log_dir=config.inspect.log_dir, variant=plan_identity(config).folder)
 
 
@@ -87,13 +85,11 @@ def check_sequential(config: RunConfig) -> None:
         raise UserError(f"the sequential gate chooses the samples itself; remove {', '.join(chosen)} from the plan")
 
 
-def _loaded_name(spec: str) -> str:
-    return spec.rsplit("@", 1)[-1].rsplit("/", 1)[-1] if "@" in spec else spec.rsplit("/", 1)[-1]
-
-
 def has_every_task(version: ResolvedCheckpoint, config: RunConfig, where: CompareOptions) -> bool:
     """Whether ``version`` has a successful log of every task of the plan (in the plan's folder)."""
-    labels = {task_label(_loaded_name(t.spec), t.args) for t in config.tasks}
+    from eval_orchestrator.task_loader import load_tasks
+
+    labels = {task_label(loaded.name, loaded.config.args) for loaded in load_tasks(config.tasks)}
     try:
         return labels <= set(find_logs(version, where, []))
     except UserError:  # no logs at all
@@ -122,7 +118,7 @@ def sequential_gate(
     base: ResolvedCheckpoint,
     have_base: bool,
     config: RunConfig,
-    options: GateOptions,
+    options: GateConfig,
     notify: Notify,
     evaluate: bool = True,
 ) -> GateResult:

@@ -7,10 +7,9 @@ at the first look where every task is decided, or as soon as one is held (it fai
 
 from __future__ import annotations
 
-import hashlib
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
@@ -22,7 +21,7 @@ from eval_orchestrator.comparison.compare import CompareOptions, find_logs
 from eval_orchestrator.comparison.model import ComparisonReport, MetricComparison, Side, VersionRef
 from eval_orchestrator.comparison.scores import read_task_scores
 from eval_orchestrator.errors import UserError
-from eval_orchestrator.job import canonical_json
+from eval_orchestrator.job import args_suffix
 from eval_orchestrator.notify import Notify
 from eval_orchestrator.run_config import RunConfig
 from eval_orchestrator.watch_config import GateConfig
@@ -68,8 +67,8 @@ class Spent:
 
 
 def task_label(name: str, args: dict[str, object]) -> str:
-    """A task's label in logs and comparisons (publish.task_label's, from a task config)."""
-    return name + (f"-{hashlib.sha256(canonical_json(args).encode()).hexdigest()[:8]}" if args else "")
+    """A task's label in logs and comparisons (publish.task_label's, from a loaded task's name and args)."""
+    return name + (f"-{suffix}" if (suffix := args_suffix(args)) else "")
 
 
 def orders(config: RunConfig, cluster: str | None, seed: int) -> dict[str, tuple[str, list[list[str]]]]:
@@ -108,7 +107,8 @@ def run_stages(
                for label, (_, units) in order.items()}  # fmt: skip
     done = dict.fromkeys(order, 0)  # units evaluated per task
     looked = dict.fromkeys(order, 0)
-    folders: list[str] = []
+    folders: list[str] = []  # each stage's plan folder
+    sides = _Sides(cand, base, base_folder, where)
     decided: dict[str, list[tuple[TaskDecision, MetricComparison]]] = {}
     stages = 0
     for stage in range(options.looks):
@@ -131,10 +131,9 @@ def run_stages(
             if wanted[label] not in designs[label][1]:
                 continue
             looked[label] += 1
-            sides = _Sides(cand, base, folders, [base_folder] if base_folder is not None else folders, where)
             total = sum(len(unit) for unit in order[label][1])
             rows = _look(label, looked[label] - 1, designs[label][0], order[label][1][: done[label]], total, sides,
-                         options)  # fmt: skip
+                         folders, options)  # fmt: skip
             if rows is not None:
                 decided[label] = rows
     pairs = [pair for label in order for pair in decided.get(label, [])]
@@ -178,18 +177,31 @@ def _cost(version: ResolvedCheckpoint, folders: list[str], where: CompareOptions
     return tokens, seconds
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Sides:
+    """Both versions' per-sample scores, read once per log folder (a stage's logs do not change once
+    it ran; each look reads only the folders it has not read yet)."""
+
     cand: ResolvedCheckpoint
     base: ResolvedCheckpoint
-    cand_folders: list[str]
-    base_folders: list[str]
+    base_folder: str | None  # the baseline's full logs, or None: it is staged with the candidate
     where: CompareOptions
+    read: dict[tuple[str, str, str], dict[str, dict[str, float]]] = field(default_factory=dict)
 
-    def scores(self, label: str) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-        return _scores(self.base, label, self.base_folders, self.where), _scores(
-            self.cand, label, self.cand_folders, self.where
-        )
+    def scores(self, label: str, stages: list[str]) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+        base_folders = [self.base_folder] if self.base_folder is not None else stages
+        return self._merged(self.base, label, base_folders), self._merged(self.cand, label, stages)
+
+    def _merged(self, version: ResolvedCheckpoint, label: str, folders: list[str]) -> dict[str, dict[str, float]]:
+        """metric -> sample id -> score, over the logs of ``label`` in every folder."""
+        merged: dict[str, dict[str, float]] = {}
+        for folder in dict.fromkeys(folders):
+            key = (version.digest, folder, label)
+            if key not in self.read:
+                self.read[key] = _folder_scores(version, label, folder, self.where)
+            for metric, values in self.read[key].items():
+                merged.setdefault(metric, {}).update(values)
+        return merged
 
 
 def _look(
@@ -199,11 +211,13 @@ def _look(
     units: list[list[str]],
     total: int,
     sides: _Sides,
+    stages: list[str],
     options: GateConfig,
 ) -> list[tuple[TaskDecision, MetricComparison]] | None:
-    """One look at one task (every metric): its rows when every metric stopped, else None."""
+    """One look at one task (every metric), over the stages so far: its rows when every metric
+    stopped, else None."""
     ids = [sample_id for unit in units for sample_id in unit]
-    base_scores, cand_scores = sides.scores(label)
+    base_scores, cand_scores = sides.scores(label, stages)
     cluster_of = {sample_id: str(n) for n, unit in enumerate(units) for sample_id in unit}
     out = []
     for metric in sorted(base_scores.keys() | cand_scores.keys()):
@@ -244,17 +258,12 @@ def _side(version: ResolvedCheckpoint, scores: dict[str, float], paired: list[st
                 n=len(values), errored=0)  # fmt: skip
 
 
-def _scores(
-    version: ResolvedCheckpoint, label: str, folders: list[str], where: CompareOptions
+def _folder_scores(
+    version: ResolvedCheckpoint, label: str, folder: str, where: CompareOptions
 ) -> dict[str, dict[str, float]]:
-    """metric -> sample id -> score, over the logs of ``label`` in every stage folder."""
-    merged: dict[str, dict[str, float]] = {}
-    for folder in dict.fromkeys(folders):
-        try:
-            logs = find_logs(version, where.model_copy(update={"variant": folder}), [])
-        except UserError:
-            continue
-        if label in logs:
-            for metric, values in read_task_scores(label, logs[label], None).metrics.items():
-                merged.setdefault(metric, {}).update(values)
-    return merged
+    """metric -> sample id -> score, from the log of ``label`` in one plan folder (none: empty)."""
+    try:
+        logs = find_logs(version, where.model_copy(update={"variant": folder}), [])
+    except UserError:
+        return {}
+    return read_task_scores(label, logs[label], None).metrics if label in logs else {}

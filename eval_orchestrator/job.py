@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -34,6 +35,13 @@ class FrozenContract(BaseModel):
     # Frozen and strict about keys: a contract read back with a key it does not know was written
     # by another version of this package, and says so instead of dropping data.
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def args_suffix(task_args: Mapping[str, Any]) -> str:
+    """Short hash of a task's args, to keep jobs of one task with other args apart ('' for none)."""
+    if not task_args:
+        return ""
+    return hashlib.sha256(canonical_json(task_args).encode()).hexdigest()[:8]
 
 
 class Job(FrozenContract):
@@ -86,10 +94,7 @@ class Job(FrozenContract):
 
     @property
     def args_suffix(self) -> str:
-        """Short hash of the task args, to keep jobs of one task with other args apart."""
-        if not self.task_args:
-            return ""
-        return hashlib.sha256(canonical_json(self.task_args).encode()).hexdigest()[:8]
+        return args_suffix(self.task_args)
 
     @property
     def label(self) -> str:

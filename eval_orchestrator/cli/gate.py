@@ -35,9 +35,9 @@ def gate(
     """Evaluate CANDIDATE (and the baseline, if its logs are missing), compare, and exit 0 (passed) or 3 (held)."""
     from eval_orchestrator.config import build_config, validated
     from eval_orchestrator.errors import GateFailed, UserError
-    from eval_orchestrator.gate import GateOptions
     from eval_orchestrator.gate import gate as run_gate
     from eval_orchestrator.refs import CheckpointRef
+    from eval_orchestrator.watch_config import GateConfig
 
     cand = CheckpointRef.parse(candidate)
     plan = build_config(plan_file, flags={"checkpoints": [candidate]})  # the gate names the versions itself
@@ -52,7 +52,7 @@ def gate(
         settings["sequential"] = True
     if looks is not None:
         settings["looks"] = looks
-    gate_options = validated(GateOptions, settings, "gate options")
+    gate_options = validated(GateConfig, settings, "gate options")
     with contextlib.redirect_stdout(sys.stderr):  # Inspect and the tracker print; stdout is ours
         result = run_gate(cand, CheckpointRef.parse(baseline), plan, gate_options, alias,
                           notify=lambda line: click.echo(line, err=True))  # fmt: skip

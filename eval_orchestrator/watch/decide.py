@@ -196,7 +196,7 @@ class Pipeline:
         return where.is_dir() and any(where.glob("*.eval"))
 
     def _compare(self, entry: Entry) -> Entry:
-        from eval_orchestrator.comparison.compare import CompareOptions, compare
+        from eval_orchestrator.comparison.compare import compare
 
         base = self._baseline(entry)
         if base is not None and base.digest == entry.digest:
@@ -206,8 +206,9 @@ class Pipeline:
         if base is not None and (staged := self._staged(entry, self._run_config(), evaluate=False)) is not None:
             comparison = staged.comparison
         elif base is not None:
-            options = CompareOptions.model_validate({**self.watch.gate.model_dump(), "variant": self.plan.folder,
-                                                     "log_dir": self.config.inspect.log_dir})  # fmt: skip
+            from eval_orchestrator.gate import compare_options
+
+            options = compare_options(self.config, self.watch.gate)
             comparison = compare(base.ref, entry.ref, options, self.config.store, self.notify)
         entry = self.ledger.advance(entry, self.owner, "compared", decision=self._decide(entry, base, comparison))
         _crash_point("compared")

@@ -22,7 +22,6 @@ from eval_orchestrator.tracking.rows import run_id, run_name, run_tags
 from eval_orchestrator.wandb_api import first_line, history_short_of, outage, sdk_settings
 
 log = logging.getLogger(__name__)
-IN_USE_WAIT_S = 60  # how long a run id held by a dying process is waited for
 
 
 @dataclass
@@ -76,7 +75,9 @@ class JobRun:
                 log.warning("%s: %s", self.job.label, self.fallback)
                 self.settings = self.settings.offline()
         if self.run is None:
-            self.run = self._init_when_free(config)
+            if not self.online:
+                self._drop_dead_attempts(self.local_id or run_id(self.job.key))
+            self.run = self._init(config, self.settings.mode, self.local_id)
         if not self.online:
             return
         # If W&B goes away mid-run, `sync` re-logs the rows it lacks from this file, at their steps
@@ -87,22 +88,6 @@ class JobRun:
             # Lineage: it exists even if the eval then crashes.
             self.run.use_artifact(str(self.job.ref))
             self.model_used = True
-
-    def _init_when_free(self, config: dict[str, Any]) -> Any:
-        """wandb-core refuses a run id another process still holds ("run ID ... is in use"): the W&B
-        service of a killed attempt, or a unit of a killed Ray driver that Ray has not stopped yet,
-        lets it go within seconds; until IN_USE_WAIT_S, we wait for it."""
-        from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
-
-        rid = self.local_id or run_id(self.job.key)
-        retrying = Retrying(retry=retry_if_exception(lambda exc: "is in use" in str(exc)), reraise=True,
-                            wait=wait_exponential_jitter(0.5, 5), stop=stop_after_delay(IN_USE_WAIT_S))  # fmt: skip
-        for attempt in retrying:
-            with attempt:
-                if not self.online and self.lock is None:
-                    self._drop_dead_attempts(rid)  # again: the holder may have died meanwhile
-                return self._init(config, self.settings.mode, self.local_id)
-        raise AssertionError("unreachable: tenacity reraises the last error")
 
     def _drop_dead_attempts(self, rid: str) -> None:
         """One offline run folder per run id: an attempt that died mid-run left one that nothing names

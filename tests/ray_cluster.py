@@ -129,15 +129,6 @@ def unit_tasks(address: str, **filters: str) -> list[Any]:
             time.sleep(1)
 
 
-def register(root: Path, skill: int, *aliases: str) -> None:
-    source = root / f"ckpt-{skill}-{len(list(root.glob('ckpt-*')))}"
-    source.mkdir()
-    (source / "skill.txt").write_text(str(skill))
-    alias_args = [arg for alias in aliases for arg in ("--alias", alias)]
-    done = invoke("registry", "add", str(source), "--name", "tiny", *alias_args)
-    assert done.returncode == 0, done.stderr
-
-
 V0, V1 = "local-registry/tiny:v0", "local-registry/tiny:v1"
 
 

@@ -24,13 +24,13 @@ from tests.ray_cluster import (
     RayTestCluster,
     command_line,
     offline_runs,
-    register,
     run,
     running_unit_pids,
     two_node_cluster,
     unit_tasks,
     write_plan,
 )
+from tests.test_watch import register
 
 ray = pytest.importorskip("ray", reason="the ray extra (make install installs it)")
 

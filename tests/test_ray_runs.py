@@ -24,13 +24,13 @@ from tests.ray_cluster import (
     RayTestCluster,
     metrics_by_job,
     offline_runs,
-    register,
     run,
     two_node_cluster,
     unit_tasks,
     write_plan,
 )
 from tests.test_cli import assert_one_line_error
+from tests.test_watch import register
 
 ray = pytest.importorskip("ray", reason="the ray extra (make install installs it)")
 

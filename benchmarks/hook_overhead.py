@@ -10,16 +10,16 @@ them entirely), --repeats times each. Prints the medians, the overhead in percen
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from sandbox import offline_sandbox  # noqa: E402  (benchmarks/sandbox.py, beside this script)
 
 
 def main() -> None:
@@ -28,15 +28,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-hooks-"))
-    os.environ.update(
-        WANDB_MODE="offline",
-        WANDB_DIR=str(work / "wb"),
-        WANDB_SILENT="true",
-        EVAL_ORCHESTRATOR_REGISTRY=str(work / "registry"),
-        WANDB_ARTIFACT_DIR=str(work / "store"),
-        INSPECT_DISPLAY="none",
-    )
+    work = offline_sandbox("bench-hooks-")
     from inspect_ai.model import ModelOutput, ModelUsage
 
     from eval_orchestrator import orchestrate

@@ -22,13 +22,15 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from sandbox import offline_sandbox  # noqa: E402  (benchmarks/sandbox.py, beside this script)
+
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # read when ray is imported: every node on 127.0.0.1
 os.environ.setdefault("RAY_LOGGER_LEVEL", "warning")
 VERSIONS, TASKS, SLOTS = 2, 4, 4
@@ -41,16 +43,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.5, help="seconds per sample")
     args = parser.parse_args()
 
-    work = Path(tempfile.mkdtemp(prefix="bench-ray-"))
-    os.environ.update(
-        WANDB_MODE="offline",
-        WANDB_DIR=str(work / "wb"),
-        WANDB_SILENT="true",
-        EVAL_ORCHESTRATOR_REGISTRY=str(work / "registry"),
-        WANDB_ARTIFACT_DIR=str(work / "store"),
-        INSPECT_DISPLAY="none",
-        HF_HUB_OFFLINE="1",
-    )
+    work = offline_sandbox("bench-ray-", HF_HUB_OFFLINE="1")
     import ray
     from ray.cluster_utils import Cluster
 

@@ -352,6 +352,41 @@ CASES = [
     Case("compare --alpha 2", ("compare", "local-registry/c:v0", "local-registry/c:v1", "--alpha", "2"), 2, "alpha"),
     Case("compare --margin -1", ("compare", "local-registry/c:v0", "local-registry/c:v1", "--margin", "-1"), 2, ""),
     Case("report nothing", ("report", "c"), 2, "no evaluated versions"),
+    Case(
+        "gate no baseline",
+        ("gate", "local-registry/c:v1", "--config", "plan.yaml"),
+        2,
+        "no baseline",
+        setup=valid_plan(),
+    ),
+    Case(
+        "gate against itself",
+        ("gate", "local-registry/c:v0", "--config", "plan.yaml", "--baseline", "local-registry/c:v0"),
+        2,
+        "the same checkpoint",
+        setup=valid_plan(),
+    ),
+    Case(
+        "gate sequential with a limit",
+        ("gate", "local-registry/c:v1", "--config", "plan.yaml", "--baseline", "local-registry/c:v0", "--sequential"),
+        2,
+        "chooses the samples itself",
+        setup=valid_plan(inspect={"limit": 5}),
+    ),
+    Case(
+        "gate --looks 0",
+        ("gate", "local-registry/c:v1", "--config", "plan.yaml", "--looks", "0"),
+        2,
+        "--looks",
+        setup=valid_plan(),
+    ),
+    Case("gate no config", ("gate", "local-registry/c:v1"), 2, "--config"),
+    Case("power no logs", ("power", "--baseline", "local-registry/c:v0", "--mde", "0.1"), 2, "no Inspect logs"),
+    Case("power --mde 0", ("power", "--baseline", "local-registry/c:v0", "--mde", "0"), 2, "--mde 0 must be"),
+    Case(
+        "power --power 2", ("power", "--baseline", "local-registry/c:v0", "--mde", "0.1", "--power", "2"), 2, "--power"
+    ),
+    Case("run --limit with --sample-id", run("--limit", "2", "--sample-id", "1"), 2, "cannot be used together"),
     Case("sync nothing", ("sync",), 2, "nothing to sync"),
     Case("export missing config", ("determined", "export", "nope.yaml", "-o", "x.yaml"), 2, "not found"),
     Case(

@@ -21,6 +21,7 @@ from eval_orchestrator.plan import plan_identity
 from eval_orchestrator.refs import CheckpointRef
 from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import RunConfig
+from eval_orchestrator.trail import GateEvidence, move_alias, now, record_gate
 from eval_orchestrator.watch_config import GateConfig
 
 
@@ -67,11 +68,24 @@ def gate(
         _evaluate(config, missing, notify)
         report = compare(base.version_ref, cand.version_ref, where, config.store, notify)
         result = GateResult(baseline=base.version_ref, candidate=cand.version_ref, gate=report.gate, comparison=report)
+    record_gate(registries, cand.version_ref, _evidence(result))
     if promote and result.gate == "passed":
-        registries.of(cand.version_ref).set_alias(cand.version_ref, promote)
+        move_alias(registries, cand.version_ref, promote, f"passed the gate against {base.version_ref}", by="gate")
         notify(f"moved {promote} to {cand.version_ref}")
         result = result.model_copy(update={"promoted": promote})
     return result
+
+
+def _evidence(result: GateResult) -> GateEvidence:
+    held = ", ".join(f"{row.task}/{row.metric} ({row.verdict})" for row in result.comparison.held)
+    return GateEvidence(
+        outcome=result.gate,
+        source="gate",
+        reason=f"held on {held}" if held else ("passed" if result.gate == "passed" else "held: no task compared"),
+        decided_at=now(),
+        baseline=str(result.baseline),
+        baseline_digest=result.comparison.baseline.digest,
+    )
 
 
 def compare_options(config: RunConfig, options: GateConfig) -> CompareOptions:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.comparison import sequential, stats
 from eval_orchestrator.comparison.compare import CompareOptions, find_logs
+from eval_orchestrator.comparison.flips import flips
 from eval_orchestrator.comparison.model import ComparisonReport, MetricComparison, Side, VersionRef
 from eval_orchestrator.comparison.scores import read_task_scores
 from eval_orchestrator.errors import UserError
@@ -244,6 +245,7 @@ def _look(
             method=f"sequential: look {seen.look} of {plan.looks}, paired mean +/- {seen.boundary:.3f} SE "
             "(repeated confidence interval)" + (", cluster-robust SE" if codes is not None else ""),
             clusters=int(codes.max()) + 1 if codes is not None and len(paired) else None,
+            flips=flips(paired, [base_m[i] for i in paired], [cand_m[i] for i in paired]) if paired else None,
         )  # fmt: skip
         out.append((decision, row))
     return out or None

@@ -19,6 +19,7 @@ from eval_orchestrator.redact import redact
 from eval_orchestrator.run_config import InspectOptions, ModelConfig, RunConfig, TaskConfig
 from eval_orchestrator.store.checkpoint_store import Materialized
 from eval_orchestrator.task_loader import LoadedTask
+from eval_orchestrator.trail import without_trail
 
 
 @dataclass(frozen=True)
@@ -239,7 +240,8 @@ def make_job(resolved: ResolvedCheckpoint, loaded: LoadedTask, variant: Mapping[
         language=None if language is None else str(language),
         fewshot=_as_int(grouping_label(task_config.fewshot, args, "fewshot", "num_fewshot")),
         num_samples=task_config.num_samples,
-        registry_metadata=redact(dict(resolved.metadata)),  # W&B metadata is remote input: no secret goes on
+        # W&B metadata is remote input (no secret goes on); the alias trail is not the weights' property
+        registry_metadata=redact(without_trail(dict(resolved.metadata))),
         variant=dict(variant or {}),
         task_version=getattr(loaded.task, "version", 0) or 0,
     )

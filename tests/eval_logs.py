@@ -25,6 +25,8 @@ class Epoch:
     scores: Mapping[str, Any] = field(default_factory=dict)
     error: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    input: str = "question"
+    answer: str | None = None  # each scorer's Score.answer
 
 
 def write_log(
@@ -60,9 +62,9 @@ def write_log(
             sample = EvalSample(
                 id=item.sample_id,
                 epoch=item.epoch,
-                input="question",
+                input=item.input,
                 target="answer",
-                scores={name: Score(value=value) for name, value in item.scores.items()},
+                scores={name: Score(value=value, answer=item.answer) for name, value in item.scores.items()},
                 metadata=dict(item.metadata),
                 error=EvalError(message=item.error, traceback="", traceback_ansi="") if item.error else None,
             )

@@ -54,7 +54,7 @@ def test_run_compare_log_offline_then_sync(wandb_server: Server, isolated_env: P
     assert comparison.summary["delta/versioned/includes"] == 0.5
     assert comparison.summary["verdict/versioned/includes"] == "better"
     logged = {key.split("/", 1)[0]: entry[key] for entry in comparison.history for key in entry if "/_type" in key}
-    assert logged == {"comparison": "table-file", "forest_plot": "image-file"}, logged
+    assert logged == {"comparison": "table-file", "flips": "table-file", "forest_plot": "image-file"}, logged
     [artifact] = [a for a in comparison.artifacts if a["type"] == COMPARISON_TYPE]
     assert artifact["name"] == "tiny-comparison" and "v0-vs-v1" in artifact["aliases"]
     assert artifact["files"] == ["comparison.json", "forest_plot.png"]
@@ -82,7 +82,10 @@ def test_run_compare_log_offline_then_sync(wandb_server: Server, isolated_env: P
     remote = invoke("compare", "local-registry/tiny:v0", "local-registry/tiny:v1", "--from-wandb", "--task",
                     "versioned", "--wandb-project", "evals", "--wandb-entity", "team", "--json")  # fmt: skip
     assert remote.returncode == 0, remote.stderr[-2000:]
-    assert json.loads(remote.stdout) == [row]  # the same answer as from the local logs
+    [from_wandb] = json.loads(remote.stdout)
+    for side in ("baseline", "candidate"):  # the logs were read from a download folder
+        assert from_wandb[side].pop("log").endswith(".eval") and row[side].pop("log").endswith(".eval")
+    assert from_wandb == row  # the same answer as from the local logs
     missing = invoke("compare", "local-registry/tiny:v0", "local-registry/tiny:v1", "--from-wandb", "--task", "other",
          "--wandb-project", "evals", "--wandb-entity", "team")  # fmt: skip
     assert missing.returncode == 2 and "no results artifact team/evals/tiny-other-results:tiny-v0" in missing.stderr

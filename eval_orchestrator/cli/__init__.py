@@ -18,6 +18,7 @@ from eval_orchestrator.cli.determined import determined
 from eval_orchestrator.cli.gate import gate
 from eval_orchestrator.cli.lock import lock
 from eval_orchestrator.cli.power import power
+from eval_orchestrator.cli.promote import promote
 from eval_orchestrator.cli.registry import registry
 from eval_orchestrator.cli.run import resolve, run
 from eval_orchestrator.cli.sync import sync_command
@@ -47,7 +48,8 @@ def main() -> None:
     env.unset("WANDB_SERVICE")
 
 
-for command in (run, resolve, lock, compare, report, gate, power, watch, registry, cache, sync_command, determined):
+COMMANDS = (run, resolve, lock, compare, report, gate, power, promote, watch, registry, cache, sync_command)
+for command in (*COMMANDS, determined):
     main.add_command(command)
 
 

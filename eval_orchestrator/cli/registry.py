@@ -1,4 +1,4 @@
-"""`eval-orchestrator registry add | alias | push | ls | repair`: the embedded local registry."""
+"""`eval-orchestrator registry add | alias | history | push | ls | repair`: the embedded local registry."""
 
 from __future__ import annotations
 
@@ -63,16 +63,47 @@ def registry_add(
 @registry.command("alias")
 @click.argument("ref")
 @click.argument("alias")
-def registry_alias(ref: str, alias: str) -> None:
-    """Point ALIAS at the version REF names (moving it if it exists)."""
+@click.option("--reason", default="set with `registry alias`", show_default=True, help="Why (kept in the trail).")
+@click.option("--override", is_flag=True, help="Move it although the version's last gate held it (recorded).")
+def registry_alias(ref: str, alias: str, reason: str, override: bool) -> None:
+    """Point ALIAS at the version REF names (moving it if it exists); recorded in the trail like `promote`."""
+    from eval_orchestrator.config import build_store_config
     from eval_orchestrator.errors import UserError
     from eval_orchestrator.refs import parse_ref
+    from eval_orchestrator.registry.factory import Registries
+    from eval_orchestrator.trail import move_alias
 
     parsed = parse_ref(ref)
     if parsed.backend != "local":
-        raise UserError(f"{ref!r} is not a local-registry reference; aliases of W&B artifacts move in W&B")
-    resolved = _local().set_alias(parsed, alias)
-    click.echo(f"{alias} -> local-registry/{parsed.collection}:{resolved.version}")
+        raise UserError(f"{ref!r} is not a local-registry reference; move a W&B alias with `promote`")
+    move = move_alias(Registries(build_store_config()), parsed, alias, reason, by="promote", override=override)
+    click.echo(f"{alias} -> local-registry/{parsed.collection}:{move.version}")
+
+
+@registry.command("history")
+@click.argument("collection")
+@click.option("--json", "as_json", is_flag=True, help="Print every move with its record as JSON.")
+def registry_history(collection: str, as_json: bool) -> None:
+    """Every alias move of COLLECTION (a local name, or a W&B collection reference) with who, when, why,
+    from which version, and the gate decision it relied on."""
+    from eval_orchestrator.config import build_store_config
+    from eval_orchestrator.refs import CollectionRef
+    from eval_orchestrator.registry.factory import Registries
+    from eval_orchestrator.trail import history
+
+    where = CollectionRef.parse(collection if "/" in collection else f"local-registry/{collection}")
+    moves = history(Registries(build_store_config()), where)
+    if as_json:
+        click.echo(json.dumps([move.model_dump(mode="json") for move in moves], indent=2))
+        return
+    if not moves:
+        click.echo(f"{where}: no alias move recorded (moves are recorded by `promote`, `registry alias` and `watch`)")
+    for move in moves:
+        came_from = f" from {move.previous}" if move.previous else ""
+        gate = f"; gate {move.evidence.outcome} ({move.evidence.source})" if move.evidence else "; no gate decision"
+        override = " OVERRIDE" if move.override else ""
+        click.echo(f"{move.when}  {move.alias} -> {move.version}{came_from}  by {move.who} via {move.by}{override}: "
+                   f"{move.reason}{gate}")  # fmt: skip
 
 
 @registry.command("push")

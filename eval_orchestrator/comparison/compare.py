@@ -16,6 +16,7 @@ from pydantic import ConfigDict
 
 from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.comparison import stats
+from eval_orchestrator.comparison.flips import flips
 from eval_orchestrator.comparison.model import ComparisonReport, MetricComparison, Side, VersionRef
 from eval_orchestrator.comparison.scores import TaskScores, latest_logs, read_task_scores
 from eval_orchestrator.config import build_store_config
@@ -111,6 +112,7 @@ def _side(resolved: ResolvedCheckpoint, scores: TaskScores, metric: str, key: st
         stderr=_finite(stderr),
         n=int(values.size),
         errored=scores.errored,
+        log=scores.log or None,
     )
 
 
@@ -184,6 +186,7 @@ def compare_metric(
         method=result.method if result else _why_not_compared(base, cand, metric, len(ids)),
         clusters=result.clusters if result else None,
         epochs=max(base.epochs, cand.epochs),
+        flips=flips(ids, baseline, candidate) if ids else None,
     )
 
 

@@ -24,6 +24,20 @@ class Side(_Result):
     stderr: float | None
     n: int  # samples with a score (errored ones excluded)
     errored: int  # samples left out because every epoch errored
+    log: str | None = None  # the Inspect log these scores came from (None: the task has none)
+
+
+class FlipSet(_Result):
+    count: int  # exact
+    ids: list[str]  # the largest changes first, at most FLIP_IDS of them
+
+
+class Flips(_Result):
+    """Paired samples whose score changed (after averaging each sample's epochs)."""
+
+    improved: FlipSet
+    regressed: FlipSet
+    unchanged: int
 
 
 class MetricComparison(_Result):
@@ -47,6 +61,7 @@ class MetricComparison(_Result):
     method: str
     clusters: int | None = None
     epochs: int = 1
+    flips: Flips | None = None  # None when nothing was paired
 
 
 class VersionRef(_Result):

@@ -63,6 +63,8 @@ class SampleSummary(TypedDict, total=False):
     scores: dict[str, Any] | None
     error: Any
     metadata: dict[str, Any] | None
+    input: Any  # a text, or chat messages (what a flip's table shows)
+    target: Any
 
 
 _SUMMARIES = TypeAdapter(list[SampleSummary])
@@ -105,7 +107,7 @@ def latest_logs(log_dir: Path, every_plan: bool = False) -> dict[str, Path]:
     return {label: path for label, (_, path) in newest.items()}
 
 
-def _summaries(log: Path) -> list[SampleSummary]:
+def sample_summaries(log: Path) -> list[SampleSummary]:
     """The log's sample summaries: id, epoch, scores, error, metadata. summaries.json is validated as
     plain typed dicts, not a pydantic object per sample (5x faster on a 20,000-sample log); a log
     still being written keeps them in a journal, which Inspect's public reader reads."""
@@ -115,7 +117,7 @@ def _summaries(log: Path) -> list[SampleSummary]:
             return _SUMMARIES.validate_json(raw)
         from inspect_ai.log import read_eval_log_sample_summaries
 
-        fields = {"id", "epoch", "scores", "error", "metadata"}
+        fields = {"id", "epoch", "scores", "error", "metadata", "input", "target"}
         read = [summary.model_dump(include=fields) for summary in read_eval_log_sample_summaries(str(log))]
         return _SUMMARIES.validate_python(read)
 
@@ -126,7 +128,7 @@ def read_task_scores(task: str, log: Path, cluster_key: str | None = None) -> Ta
     finished: set[str] = set()  # samples with an epoch that did not error
     clusters: dict[str, str] = {}
     skipped: dict[str, str] = {}
-    for summary in _summaries(log):
+    for summary in sample_summaries(log):
         sample_id = str(summary["id"])
         epochs[sample_id] += 1
         metadata = summary.get("metadata") or {}

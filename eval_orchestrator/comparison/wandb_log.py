@@ -39,6 +39,19 @@ TABLE_COLUMNS = (
     "verdict",
     "gate",
 )
+FLIP_COLUMNS = (
+    "task",
+    "metric",
+    "direction",
+    "sample_id",
+    "cluster",
+    "input",
+    "target",
+    "baseline_answer",
+    "baseline_score",
+    "candidate_answer",
+    "candidate_score",
+)
 
 
 def _collection(report: ComparisonReport) -> str:
@@ -70,7 +83,35 @@ def summary(report: ComparisonReport) -> dict[str, Any]:
         out[f"ci_high/{key}"] = row.ci[1] if row.ci else None
         out[f"verdict/{key}"] = row.verdict
         out[f"gate/{key}"] = row.gate
+        if row.flips is not None:
+            out[f"improved/{key}"] = row.flips.improved.count
+            out[f"regressed/{key}"] = row.flips.regressed.count
     return out
+
+
+def flips_table(report: ComparisonReport) -> Any:
+    """The listed flips side by side, regressions first (read from both versions' Inspect logs)."""
+    import wandb
+
+    from eval_orchestrator.comparison.flips import flip_rows
+
+    data = [
+        [
+            flip.task,
+            flip.metric,
+            flip.direction,
+            flip.sample_id,
+            flip.baseline.cluster or flip.candidate.cluster,
+            flip.baseline.input or flip.candidate.input,
+            flip.baseline.target or flip.candidate.target,
+            flip.baseline.answer,
+            flip.baseline_score,
+            flip.candidate.answer,
+            flip.candidate_score,
+        ]
+        for flip in flip_rows(report)
+    ]
+    return wandb.Table(columns=list(FLIP_COLUMNS), data=data)
 
 
 def _table(report: ComparisonReport) -> Any:
@@ -144,7 +185,7 @@ def log_comparison(
         settings=sdk_settings(x_disable_meta=True),
     )
     with run:
-        row: dict[str, Any] = {"comparison": _table(report)}
+        row: dict[str, Any] = {"comparison": _table(report), "flips": flips_table(report)}
         if plot is not None:
             row["forest_plot"] = wandb.Image(str(plot))
         run.log(row)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from eval_orchestrator.checkpoint import FileSource, ResolvedCheckpoint, VersionId
 from eval_orchestrator.refs import CheckpointRef, CollectionRef
@@ -20,6 +21,7 @@ class VersionInfo:
     bytes: int
     created_at: str
     digest: str
+    metadata: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     def id_in(self, collection: CollectionRef) -> VersionId:
         return VersionId(collection, self.version, self.digest)
@@ -41,4 +43,8 @@ class Registry(Protocol):
 
     def set_alias(self, ref: CheckpointRef, alias: str) -> ResolvedCheckpoint:
         """Point ``alias`` at the version ``ref`` names (moving it off the version that had it)."""
+        ...
+
+    def update_metadata(self, ref: CheckpointRef, updates: Mapping[str, Any]) -> None:
+        """Set these top-level keys of the version's metadata (the version's files never change)."""
         ...

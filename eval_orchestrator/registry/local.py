@@ -216,6 +216,7 @@ class LocalRegistry:
                         bytes=manifest.total_bytes,
                         created_at=info.get("created_at", ""),
                         digest=manifest.digest,
+                        metadata=info.get("metadata", {}),
                     )
                 )
         return rows
@@ -338,3 +339,11 @@ class LocalRegistry:
             table[alias] = resolved.version
             _write_json_atomic(self._collection_dir(ref.collection) / "aliases.json", table)
         return self.resolve(ref.with_alias(resolved.version))
+
+    def update_metadata(self, ref: CheckpointRef, updates: Mapping[str, Any]) -> None:
+        with self._lock(ref.collection):
+            resolved = self.resolve(ref)
+            _, info = self._read_version(ref.collection, resolved.version)
+            info["metadata"] = {**info.get("metadata", {}), **updates}
+            vdir = self._collection_dir(ref.collection) / "versions" / resolved.version
+            _write_json_atomic(vdir / "version.json", info)

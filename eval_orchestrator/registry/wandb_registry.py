@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
@@ -194,7 +194,7 @@ class WandbRegistry:
         with wandb_errors(api.settings["base_url"]):
             listed = [
                 VersionInfo(collection.name, a.version, tuple(sorted(a.aliases)), a.file_count, a.size,
-                            str(a.created_at or ""), a.digest)
+                            str(a.created_at or ""), a.digest, dict(a.metadata or {}))
                 for a in api.artifacts(self._types[path], path, per_page=LISTING_PAGE)
             ]  # fmt: skip
         return sorted(listed, key=lambda info: version_number(info.version))
@@ -210,6 +210,13 @@ class WandbRegistry:
                 artifact.aliases.append(alias)
                 artifact.save()
         return self._resolved(ref.with_alias(artifact.version), artifact)
+
+    def update_metadata(self, ref: CheckpointRef, updates: Mapping[str, Any]) -> None:
+        api = self.connect()
+        with wandb_errors(api.settings["base_url"]):
+            artifact = api.artifact(format_ref(ref))
+            artifact.metadata.update(updates)
+            artifact.save()
 
     # -- W&B access --------------------------------------------------------------------------
 

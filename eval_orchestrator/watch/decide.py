@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING
 
 from eval_orchestrator import env
 from eval_orchestrator.comparison.model import ComparisonReport
-from eval_orchestrator.errors import NotFound, Unavailable, UserError
+from eval_orchestrator.comparison.wandb_log import comparison_run_id
+from eval_orchestrator.errors import NotFound, OrchestratorError, Unavailable, UserError
 from eval_orchestrator.notify import Notify
 from eval_orchestrator.plan import local_log_dir_for, plan_identity
 from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import RunConfig
+from eval_orchestrator.trail import GateEvidence, move_alias, now, record_gate
 from eval_orchestrator.watch.decision import Decision
 from eval_orchestrator.watch.ledger import TERMINAL, Entry, ExternalRun, Ledger, LedgerKey
 from eval_orchestrator.watch_config import WatchConfig
@@ -247,7 +249,8 @@ class Pipeline:
         decision = entry.decision
         assert decision is not None  # logged: the decision is in the ledger
         if decision.outcome == "promoted" and self.watch.promote:
-            self.registries.of(entry.ref).set_alias(entry.ref, self.watch.promote)
+            self._record_gate(entry, decision)
+            move_alias(self.registries, entry.ref, self.watch.promote, decision.reason, by="watch")
             _crash_point("promoting")
             decision = decision.model_copy(update={"promoted_alias": self.watch.promote})
         elif decision.outcome == "promoted":
@@ -277,7 +280,28 @@ class Pipeline:
                                                                         "baseline", "baseline_digest"}))  # fmt: skip
         log_comparison(comparison, tracking, None, extra, note=note)
 
+    def _record_gate(self, entry: Entry, decision: Decision) -> None:
+        """The decision as the version's last gate (what `promote` checks): held and failed fail closed."""
+        comparison = decision.comparison
+        evidence = GateEvidence(
+            outcome="passed" if decision.outcome == "promoted" else "held",
+            source="watch",
+            reason=decision.reason,
+            decided_at=now(),
+            baseline=str(decision.baseline) if decision.baseline else None,
+            baseline_digest=decision.baseline_digest,
+            comparison_run=comparison_run_id(comparison)
+            if comparison is not None and self.config.wandb.mode != "disabled"
+            else None,
+        )
+        record_gate(self.registries, entry.ref, evidence)
+
     def _finish(self, entry: Entry, decision: Decision, error: str | None = None, attempts: int | None = None) -> Entry:
+        if decision.outcome in ("held", "failed"):
+            try:
+                self._record_gate(entry, decision)
+            except OrchestratorError as exc:  # the registry is down: the ledger still holds it
+                self.notify(f"warning: the hold of {entry.ref} is not in its registry metadata ({exc})")
         entry = self.ledger.advance(entry, self.owner, decision.outcome, decision=decision, error=error,
                                     attempts=attempts)  # fmt: skip
         self.notify(f"{decision.outcome}: {entry.ref} ({entry.digest[:12]}): {decision.reason}")

@@ -245,6 +245,7 @@ class Server(LoopbackServer):
         self.state = state or State()
         self.handlers: dict[str, Callable[[dict[str, Any]], Any]] = {
             "Viewer": self._viewer,
+            "GetViewer": self._get_viewer,  # Api().viewer
             "GetDefaultEntity": self._default_entity,
             "ServerFeaturesQuery": lambda _v: {"serverInfo": {"features": []}},
             "FetchOrgInfoFromEntity": self._org_info,
@@ -419,6 +420,12 @@ class Server(LoopbackServer):
                 "teams": {"edges": []},
             }
         }
+
+    def _get_viewer(self, _vars: dict[str, Any]) -> dict[str, Any]:
+        user = {"id": "VXNlcjox", "name": "Alice", "username": VIEWER, "email": f"{VIEWER}@example.com",
+                "admin": False, "flags": None, "entity": VIEWER, "deletedAt": None, "apiKeys": {"edges": []},
+                "teams": {"edges": []}}  # fmt: skip
+        return {"viewer": user}
 
     def _project(self, variables: dict[str, Any]) -> dict[str, Any]:
         entity, name = variables["entityName"], variables["name"]

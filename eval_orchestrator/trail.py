@@ -178,16 +178,25 @@ def move_alias(
         moves = [*trail.alias_moves, move]
         registry.update_metadata(pinned, {METADATA_KEY: _dump(trail.model_copy(update={"alias_moves": moves}))})
     registry.set_alias(pinned, alias)
-    path = trail_file(registries)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8") as out:  # one line per move, appended whole
-        out.write(move.model_dump_json() + "\n")
+    _append(trail_file(registries), move.model_dump_json())
     return move
 
 
-def _same_move(a: AliasMove, b: AliasMove) -> bool:
-    keys = {"alias", "digest", "previous", "reason", "by", "override"}
-    return a.model_dump(include=keys) == b.model_dump(include=keys)
+def _append(path: Path, line: str) -> None:
+    """One line per move, appended whole, and once (a move done again after a crash is not repeated)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    if lines and lines[-1] == line:
+        return
+    with path.open("a", encoding="utf-8") as out:
+        out.write(line + "\n")
+
+
+def _same_move(last: AliasMove, new: AliasMove) -> bool:
+    """``new`` repeats ``last`` (a crashed watcher's move, done again; the alias may already be there)."""
+    keys = {"alias", "digest", "reason", "by", "override"}
+    again = new.previous is None or new.previous == last.previous
+    return again and last.model_dump(include=keys) == new.model_dump(include=keys)
 
 
 def _holder(registries: Registries, pinned: CheckpointRef, alias: str, target: ResolvedCheckpoint) -> str | None:

@@ -84,6 +84,16 @@ def test_every_version_once_the_better_promoted_the_worse_held(isolated_env: Pat
     assert {v: e.state for v, e in entries.items()} == {"v0": "baseline", "v1": "promoted", "v2": "held"}
     assert entries["v2"].decision is not None
     assert "regressed against v0: skill/includes (worse" in entries["v2"].decision.reason
+    # The trail: the watcher's move with the decision it relied on; the held version cannot be promoted.
+    [move] = json.loads(invoke("registry", "history", "tiny", "--json").stdout)
+    assert (move["alias"], move["version"], move["by"], move["evidence"]["outcome"]) == (
+        "staging",
+        "v1",
+        "watch",
+        "passed",
+    )
+    refused = invoke("promote", "local-registry/tiny:v2", "--alias", "prod", "--reason", "ship")
+    assert refused.returncode == 3 and "held by the gate against local-registry/tiny:v0" in refused.stderr
 
     runs_before = sorted((isolated_env / "wb" / "wandb").glob("offline-run-*"))
     third = watch_once(plan)
@@ -136,6 +146,8 @@ def test_a_watcher_killed_at_each_state_resumes_without_doing_anything_twice(iso
     assert eval_logs(isolated_env)["v1"] == 1  # eval_set reused what was done: one log
     [v1] = [e for e in Ledger(isolated_env / "ledger.sqlite").entries() if e.version == "v1"]
     assert v1.state == "promoted" and v1.claimed_by is None and v1.attempts == 1  # the kill spent no attempt
+    moves = json.loads(invoke("registry", "history", "tiny", "--json").stdout)
+    assert [(m["alias"], m["version"]) for m in moves] == [("staging", "v1")]  # recorded once
     assert comparison_runs(isolated_env) == (1, 1)  # the comparison was logged to W&B once
     assert set(run_folders(isolated_env).values()) == {1}  # one offline run folder per run id
     assert watch_once(plan).returncode == 0  # and then nothing is left to do

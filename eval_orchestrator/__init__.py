@@ -22,8 +22,8 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from eval_orchestrator.comparison.compare import CompareOptions, compare
-    from eval_orchestrator.comparison.model import ComparisonReport, MetricComparison
-    from eval_orchestrator.comparison.report import CollectionReport, collection_report
+    from eval_orchestrator.comparison.model import CollectionReport, ComparisonReport, MetricComparison
+    from eval_orchestrator.comparison.report import collection_report
     from eval_orchestrator.config import build_config
     from eval_orchestrator.errors import (
         ConfigError,
@@ -82,7 +82,8 @@ __all__ = [
 _EXPORTS = {
     **dict.fromkeys(("CompareOptions", "compare"), "comparison.compare"),
     **dict.fromkeys(("ComparisonReport", "MetricComparison"), "comparison.model"),
-    **dict.fromkeys(("CollectionReport", "collection_report"), "comparison.report"),
+    "CollectionReport": "comparison.model",
+    "collection_report": "comparison.report",
     **dict.fromkeys(("RunConfig", "build_config"), "config"),
     **dict.fromkeys(
         ("ConfigError", "EvalFailed", "GateFailed", "OrchestratorError", "RefError", "RegistryError", "SpoolError"),

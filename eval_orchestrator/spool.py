@@ -8,6 +8,7 @@ Layout::
     pending/<run id>-<attempt>-samples.json    the per-sample table, while W&B lacks it
     comparisons.jsonl                          a ComparisonRecord per comparison logged
     comparisons/<run id>/                      what a comparison's artifact holds
+    reports.jsonl                              a ReportRecord per W&B Report made (spec, and URL once saved)
 
 Lineage (model version -> eval run -> results) cannot be written to W&B offline
 (``use_artifact`` raises there), so every job appends a record here, beside W&B's own run
@@ -25,6 +26,7 @@ from typing import Any, Literal
 from filelock import FileLock
 from pydantic import Field, TypeAdapter, ValidationError
 
+from eval_orchestrator.comparison.report_spec import ReportSpec
 from eval_orchestrator.errors import SpoolError
 from eval_orchestrator.job import FrozenContract, Job, WandbRunMode, read_contract
 from eval_orchestrator.jsonl import NotJsonLines, append_jsonl, read_jsonl
@@ -34,6 +36,7 @@ SPOOL_DIR = "eval-orchestrator"
 LINEAGE_FILE = "lineage.jsonl"
 LEDGER_FILE = "synced.jsonl"
 COMPARISONS_FILE = "comparisons.jsonl"
+REPORTS_FILE = "reports.jsonl"
 PENDING_DIR = "pending"
 
 
@@ -129,6 +132,7 @@ class DecisionNote(FrozenContract):
     baseline_digest: str | None
     promote_alias: str | None
     comparison_run: str | None = None
+    report_url: str | None = None
     rows: list[NoteRow] = Field(default_factory=list)
 
 
@@ -145,6 +149,15 @@ class ComparisonRecord(FrozenContract):
     uses_pending: list[str] = Field(default_factory=list)  # 'name:alias' of results artifacts
     decision: DecisionNote | None = None
     notes_pending: list[str] = Field(default_factory=list)  # 'name:alias' still without the decision
+    recorded_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+
+
+class ReportRecord(FrozenContract):
+    """A W&B Report: its spec, and its URL once W&B saved it (None: `sync` saves it)."""
+
+    format: Literal[1] = 1
+    spec: ReportSpec
+    url: str | None = None
     recorded_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
 
 
@@ -220,6 +233,16 @@ class Spool:
         for record in records:
             _inside(record.run_dir, self.wandb_dir / "wandb", str(path))
         return records
+
+    def record_report(self, record: ReportRecord) -> Path:
+        self.root.mkdir(parents=True, exist_ok=True)
+        path = self.root / REPORTS_FILE
+        append_jsonl(path, record.model_dump(mode="json"))
+        return path
+
+    def reports(self) -> list[ReportRecord]:
+        path = self.root / REPORTS_FILE
+        return [read_contract(ReportRecord, data, str(path)) for data in _lines(path)]
 
     def comparison_dir(self, run_id: str) -> Path:
         folder = self.root / "comparisons" / run_id

@@ -25,6 +25,7 @@ from eval_orchestrator.spool import (
     ComparisonRecord,
     DecisionNote,
     LineageRecord,
+    ReportRecord,
     Spool,
     SyncLedger,
     read_history,
@@ -40,6 +41,7 @@ class SyncReport:
     already_done: int = 0
     failed: list[str] = field(default_factory=list)  # W&B failed again: a later sync retries them
     lost: list[str] = field(default_factory=list)  # cannot be done by any sync (the run's files are gone)
+    reports_saved: list[str] = field(default_factory=list)  # the URLs of the W&B Reports saved
 
 
 def _needs_lineage(record: LineageRecord) -> bool:
@@ -50,7 +52,8 @@ def sync(wandb_dir: str | Path, notify: Notify = quiet) -> SyncReport:
     spool = Spool(wandb_dir)
     records = spool.records()
     comparisons = spool.comparisons()
-    if not records and not comparisons:
+    reports = spool.reports()
+    if not records and not comparisons and not reports:
         raise UserError(
             f"nothing to sync: no eval-orchestrator runs recorded under {spool.wandb_dir / 'wandb'}; "
             "pass the run's W&B dir (--wandb-dir, WANDB_DIR, or wandb.dir in --config)"
@@ -100,7 +103,29 @@ def sync(wandb_dir: str | Path, notify: Notify = quiet) -> SyncReport:
     # Comparisons after the jobs: the results artifacts they read are in W&B by now.
     for comparison in {c.run_id: c for c in comparisons}.values():
         _sync_comparison(comparison, ledger, report, notify)
+    # Reports last: their run sets and panels read the runs uploaded above.
+    _sync_reports(reports, ledger, report, notify)
     return report
+
+
+def _sync_reports(records: list[ReportRecord], ledger: SyncLedger, report: SyncReport, notify: Notify) -> None:
+    """Save each spooled Report spec once (one saved online already, or by an earlier sync, is done)."""
+    saved = {record.spec.key for record in records if record.url}
+    for record in {r.spec.key: r for r in records if r.url is None}.values():
+        step = f"report:{record.spec.key}"
+        if record.spec.key in saved or step in ledger.done:
+            report.already_done += 1
+            continue
+        from eval_orchestrator.comparison.wandb_report import save
+
+        try:
+            url = save(record.spec)
+        except Exception as exc:  # W&B refused or failed: the next sync tries again
+            report.failed.append(f"W&B Report {record.spec.title!r}: {type(exc).__name__}: {first_line(exc)}")
+            continue
+        ledger.add(step)
+        report.reports_saved.append(url)
+        notify(f"saved the W&B Report {record.spec.title!r}: {url}")
 
 
 def _sync_comparison(record: ComparisonRecord, ledger: SyncLedger, report: SyncReport, notify: Notify) -> None:

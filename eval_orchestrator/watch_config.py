@@ -68,6 +68,11 @@ class WatchConfig(StrictModel):
     gate: GateConfig = Field(default_factory=GateConfig)
     promote: str | None = Field(default=None, description="Alias moved onto a version that passes the gate.")
     allow_first: bool = Field(default=False, description="Promote a version that has no baseline to compare with.")
+    report: bool = Field(
+        default=False,
+        description="Save a W&B Report of each decision's comparison (its URL goes into the decision); "
+        "offline, `sync` saves it.",
+    )
     max_attempts: int = Field(default=3, ge=1, le=100, description="Eval attempts of a version before it fails.")
     backoff_seconds: float = Field(default=60, ge=0, le=86_400, description="Wait before retrying a failed eval.")
     interval: float = Field(default=60, ge=0.1, le=86_400, description="Seconds between polls.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,8 +14,8 @@ import click
 from eval_orchestrator.cli.options import GATE_FLAGS, JSON, WANDB_FLAGS, config_layer, options
 
 if TYPE_CHECKING:
-    from eval_orchestrator.comparison.model import ComparisonReport
-    from eval_orchestrator.comparison.report import CollectionReport
+    from eval_orchestrator.comparison.model import CollectionReport, ComparisonReport
+    from eval_orchestrator.job import TrackingSettings
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -87,6 +88,12 @@ COMPARE_WANDB = tuple(flag for flag in WANDB_FLAGS)
 @click.option("--from-wandb", is_flag=True, help="Take the Inspect logs out of the versions' W&B results artifacts.")
 @click.option("--fail-on-regression", is_flag=True, help="Exit 3 when a task regressed (worse, or below -margin).")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write a forest plot (PNG).")
+@click.option(
+    "--wandb-report",
+    is_flag=True,
+    help="Save a W&B Report of the comparison (offline: spooled for `sync`); --json then prints "
+    '{"rows": [...], "report": {"url", "title"}}.',
+)
 @options(COMPARE_WANDB, (JSON,))
 def compare(
     baseline: str,
@@ -96,6 +103,7 @@ def compare(
     from_wandb: bool,
     fail_on_regression: bool,
     plot: str | None,
+    wandb_report: bool,
     **params: Any,
 ) -> None:
     """Is CANDIDATE better than BASELINE? Paired statistics per task and metric, from their Inspect logs."""
@@ -121,17 +129,27 @@ def compare(
              "wandb_entity": wandb_entity or env.get("WANDB_ENTITY")}  # fmt: skip
     options = validated(CompareOptions, {**config_layer(GATE_FLAGS, params), **where}, "compare options")
     base_ref, cand_ref = CheckpointRef.parse(baseline), CheckpointRef.parse(candidate)
-    with contextlib.redirect_stdout(sys.stderr):
+    tracking = _tracking(wandb_project, wandb_entity, wandb_mode, wandb_report)
+    with contextlib.redirect_stdout(sys.stderr), tempfile.TemporaryDirectory() as scratch:
         report = run_compare(base_ref, cand_ref, options, notify=lambda line: click.echo(line, err=True))
         written = None
-        if plot:
+        if plot or wandb_report:  # the Report shows the forest plot the comparison run logs
             from eval_orchestrator.comparison.plot import forest_plot
 
-            written = forest_plot(report, plot)
-        if wandb_project or wandb_mode not in (None, "disabled"):
-            _log_to_wandb(report, written, wandb_project, wandb_entity, wandb_mode)
-    if params["as_json"]:
-        click.echo(json.dumps([row.model_dump(mode="json") for row in report.rows], indent=2))
+            written = forest_plot(report, plot or str(Path(scratch) / "forest_plot.png"))
+        published = None
+        if tracking is not None:
+            _log_to_wandb(report, written, tracking)
+            if wandb_report:
+                from eval_orchestrator.comparison.report_publish import comparison_spec, publish
+
+                published = publish(comparison_spec(report, tracking), tracking)
+                click.echo(published.describe(), err=True)
+    rows = [row.model_dump(mode="json") for row in report.rows]
+    if params["as_json"] and published is not None:
+        click.echo(json.dumps({"rows": rows, "report": published.model_dump(mode="json")}, indent=2))
+    elif params["as_json"]:
+        click.echo(json.dumps(rows, indent=2))
     else:
         print_comparison(report, gated=fail_on_regression)
     if fail_on_regression and report.gate == "held":
@@ -139,16 +157,25 @@ def compare(
         raise GateFailed(f"held by the gate: {names}")
 
 
-def _log_to_wandb(
-    report: ComparisonReport, plot: Path | None, project: str | None, entity: str | None, mode: str | None
-) -> None:
-    from eval_orchestrator.comparison.wandb_log import log_comparison
+def _tracking(project: str | None, entity: str | None, mode: str | None, required: bool) -> TrackingSettings | None:
+    """Where the comparison is logged in W&B: None when no W&B flag asked for it (nor a Report)."""
     from eval_orchestrator.config import build_wandb_config
     from eval_orchestrator.job import TrackingSettings
 
-    tracking = TrackingSettings.from_sections(
-        build_wandb_config(None, {"project": project, "entity": entity, "mode": mode})
-    )
+    if not (required or project or mode not in (None, "disabled")):
+        return None
+    settings = build_wandb_config(None, {"project": project, "entity": entity, "mode": mode})
+    tracking = TrackingSettings.from_sections(settings)
+    if required and tracking.mode == "disabled":
+        from eval_orchestrator.errors import UserError
+
+        raise UserError("--wandb-report needs W&B: leave W&B enabled (--wandb-mode online or offline)")
+    return tracking
+
+
+def _log_to_wandb(report: ComparisonReport, plot: Path | None, tracking: TrackingSettings) -> None:
+    from eval_orchestrator.comparison.wandb_log import log_comparison
+
     record = log_comparison(report, tracking, plot)
     where = (
         "W&B" if record.mode == "online" else f"{tracking.dir}/wandb (offline; upload with `eval-orchestrator sync`)"
@@ -163,8 +190,25 @@ def _log_to_wandb(
 @click.option("--cluster", help="Sample-metadata key to cluster on.")
 @click.option("--json", "as_json", is_flag=True, help="Print the cells as JSON.")
 @click.option("--plot", type=click.Path(dir_okay=False), help="Write metric-over-version plot (PNG).")
-def report(collection: str, log_dir: str, alpha: float, cluster: str | None, as_json: bool, plot: str | None) -> None:
-    """Every evaluated version of COLLECTION x every task: mean and interval, the best version marked."""
+@click.option(
+    "--wandb-report",
+    is_flag=True,
+    help="Save a W&B Report: each task across versions with its interval, the detectable changes marked "
+    "(offline: spooled for `sync`).",
+)
+@options(COMPARE_WANDB)
+def report(
+    collection: str,
+    log_dir: str,
+    alpha: float,
+    cluster: str | None,
+    as_json: bool,
+    plot: str | None,
+    wandb_report: bool,
+    **params: Any,
+) -> None:
+    """Every evaluated version of COLLECTION x every task: mean and interval, the best version marked,
+    and where a task changed detectably against the version before."""
     from eval_orchestrator.comparison.report import collection_report
     from eval_orchestrator.refs import CollectionRef, name_problem
 
@@ -173,7 +217,17 @@ def report(collection: str, log_dir: str, alpha: float, cluster: str | None, as_
         from eval_orchestrator.errors import UserError
 
         raise UserError(f"collection {problem}")
+    wandb = config_layer(WANDB_FLAGS, params).get("wandb", {})
+    tracking = _tracking(wandb.get("project"), wandb.get("entity"), wandb.get("mode"), wandb_report)
     result = collection_report(name, log_dir, alpha, cluster)
+    if tracking is not None and wandb_report:
+        from eval_orchestrator.comparison.report_publish import collection_spec, log_collection_run, publish
+
+        with contextlib.redirect_stdout(sys.stderr):
+            log_collection_run(result, tracking)
+            published = publish(collection_spec(result, tracking), tracking)
+        click.echo(published.describe(), err=True)
+        result = result.model_copy(update={"report_url": published.url})
     if plot:
         from eval_orchestrator.comparison.plot import history_plot
 
@@ -203,3 +257,10 @@ def print_report(result: CollectionReport) -> None:
     console = Console()
     console.print(table)
     console.print(f"{100 * (1 - result.alpha):g}% bootstrap intervals; * the best version of each row", highlight=False)
+    for change in result.changes:
+        low, high = change.ci
+        console.print(
+            f"changed: {change.task} · {change.metric} {change.verdict} in {change.version} than "
+            f"{change.previous} (Δ {change.delta:+.3f} [{low:+.3f}, {high:+.3f}])",
+            highlight=False,
+        )

@@ -32,6 +32,7 @@ def sync_command(config_file: str | None, wandb_dir: str | None, as_json: bool) 
         click.echo(
             f"uploaded {len(report.runs_uploaded)} run(s), replayed {len(report.lineage_replayed)} lineage link(s), "
             f"{report.already_done} already done"
+            + "".join(f"\nsaved W&B Report: {url}" for url in report.reports_saved)
         )
     if report.lost:
         raise EvalFailed(f"{len(report.lost)} step(s) cannot be done: {'; '.join(report.lost + report.failed)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from eval_orchestrator.comparison.stats import Verdict
 from eval_orchestrator.refs import CheckpointRef
@@ -97,3 +97,46 @@ class ComparisonReport(_Result):
     @property
     def tasks(self) -> list[str]:
         return sorted({row.task for row in self.rows})
+
+
+class Cell(_Result):
+    """One version x task x metric of ``report COLLECTION``."""
+
+    version: str
+    digest: str  # the first 12 hex digits, as the log folder names it
+    task: str
+    metric: str
+    mean: float
+    stderr: float | None
+    ci: tuple[float, float]  # seeded bootstrap percentile interval (whole clusters when clustered)
+    n: int
+    errored: int
+    best: bool = False  # the highest mean of this task x metric across versions
+
+
+class Change(_Result):
+    """A task x metric that changed detectably from one version to the next (paired, on the samples
+    both have)."""
+
+    task: str
+    metric: str
+    version: str
+    previous: str
+    delta: float
+    ci: tuple[float, float]
+    verdict: Verdict  # better | worse
+
+
+class CollectionReport(_Result):
+    collection: str
+    versions: list[str]  # in version order
+    cells: list[Cell]
+    alpha: float
+    changes: list[Change] = Field(default_factory=list)  # each version against its predecessor
+    report_url: str | None = None  # the W&B Report, when --wandb-report saved one
+
+    def series(self) -> dict[tuple[str, str], list[Cell]]:
+        out: dict[tuple[str, str], list[Cell]] = {}
+        for cell in self.cells:
+            out.setdefault((cell.task, cell.metric), []).append(cell)
+        return out

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from eval_orchestrator.comparison.model import ComparisonReport
-    from eval_orchestrator.comparison.report import CollectionReport
+    from eval_orchestrator.comparison.model import CollectionReport, ComparisonReport
 
 COLORS = {"better": "#2a9d4b", "worse": "#c62828", "non-inferior": "#1f6fb2", "no detectable difference": "#555555",
           "not compared": "#999999"}  # fmt: skip

@@ -9,43 +9,13 @@ import re
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from eval_orchestrator.comparison import stats
-from eval_orchestrator.comparison.scores import latest_logs, read_task_scores
+from eval_orchestrator.comparison.model import Cell, Change, CollectionReport
+from eval_orchestrator.comparison.scores import TaskScores, latest_logs, read_task_scores
 from eval_orchestrator.errors import UserError
 
 VERSION_DIR = re.compile(r"^v(\d+)-([0-9a-f]{12})$")
-
-
-class Cell(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    version: str
-    digest: str  # the first 12 hex digits, as the log folder names it
-    task: str
-    metric: str
-    mean: float
-    stderr: float | None
-    ci: tuple[float, float]  # seeded bootstrap percentile interval (whole clusters when clustered)
-    n: int
-    errored: int
-    best: bool = False  # the highest mean of this task x metric across versions
-
-
-class CollectionReport(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    collection: str
-    versions: list[str]  # in version order
-    cells: list[Cell]
-    alpha: float
-
-    def series(self) -> dict[tuple[str, str], list[Cell]]:
-        out: dict[tuple[str, str], list[Cell]] = {}
-        for cell in self.cells:
-            out.setdefault((cell.task, cell.metric), []).append(cell)
-        return out
 
 
 def _version_dirs(root: Path) -> list[tuple[int, str, Path]]:
@@ -68,6 +38,8 @@ def collection_report(
     repeated = {number for number, _, _ in dirs if sum(n == number for n, _, _ in dirs) > 1}
     cells: list[Cell] = []
     versions: list[str] = []
+    changes: list[Change] = []
+    last: dict[str, tuple[str, TaskScores]] = {}  # task -> the latest version before this one that has it
     for number, digest, path in dirs:
         # Two registries' "v1" of one collection name are told apart by their digest.
         label = f"v{number}" + (f"-{digest[:8]}" if number in repeated else "")
@@ -76,6 +48,9 @@ def collection_report(
             versions.append(label)
         for task, log in sorted(logs.items()):
             scores = read_task_scores(task, log, cluster)
+            if task in last:
+                changes.extend(_changes(last[task], (label, scores), alpha, seed, cluster))
+            last[task] = (label, scores)
             for metric, by_sample in scores.metrics.items():
                 values = np.fromiter(by_sample.values(), dtype=np.float64, count=len(by_sample))
                 labels = None
@@ -104,4 +79,33 @@ def collection_report(
         if key not in best or cell.mean > best[key].mean:
             best[key] = cell
     cells = [cell.model_copy(update={"best": best[(cell.task, cell.metric)] is cell}) for cell in cells]
-    return CollectionReport(collection=name, versions=versions, cells=cells, alpha=alpha)
+    return CollectionReport(collection=name, versions=versions, cells=cells, alpha=alpha, changes=changes)
+
+
+def _changes(
+    before: tuple[str, TaskScores], after: tuple[str, TaskScores], alpha: float, seed: int, cluster: str | None
+) -> list[Change]:
+    """Each metric of a task that changed detectably between two versions (paired, unadjusted: a
+    marker on a progress chart, not a gate)."""
+    (previous, old), (version, new) = before, after
+    found = []
+    for metric in sorted(old.metrics.keys() & new.metrics.keys()):
+        a, b = old.metrics[metric], new.metrics[metric]
+        ids = sorted(a.keys() & b.keys())
+        if len(ids) < 2:
+            continue
+        labels = [new.clusters.get(i) or old.clusters.get(i) for i in ids]
+        result = stats.paired(
+            np.array([a[i] for i in ids]),
+            np.array([b[i] for i in ids]),
+            alpha=alpha,
+            binary_single_epoch=metric in old.binary and metric in new.binary,
+            clusters=stats.cluster_codes(labels, ids) if cluster else None,
+            resamples=stats.DEFAULT_RESAMPLES,
+            seed=seed,
+        )
+        verdict = stats.verdict(result.ci, None)
+        if verdict in ("better", "worse"):
+            found.append(Change(task=old.task, metric=metric, version=version, previous=previous,
+                                delta=result.delta, ci=result.ci, verdict=verdict))  # fmt: skip
+    return found

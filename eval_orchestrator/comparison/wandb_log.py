@@ -17,6 +17,7 @@ from typing import Any
 from eval_orchestrator.comparison.model import ComparisonReport
 from eval_orchestrator.job import TrackingSettings
 from eval_orchestrator.publish import results_ref
+from eval_orchestrator.scrub import Scrubber
 from eval_orchestrator.spool import ComparisonRecord, DecisionNote, Spool
 from eval_orchestrator.wandb_api import first_line, outage, sdk_settings
 
@@ -89,8 +90,9 @@ def summary(report: ComparisonReport) -> dict[str, Any]:
     return out
 
 
-def flips_table(report: ComparisonReport) -> Any:
-    """The listed flips side by side, regressions first (read from both versions' Inspect logs)."""
+def flips_table(report: ComparisonReport, scrub: Scrubber) -> Any:
+    """The listed flips side by side, regressions first (read from both versions' Inspect logs; a
+    declared secret a sample echoed is scrubbed)."""
     import wandb
 
     from eval_orchestrator.comparison.flips import flip_rows
@@ -111,7 +113,7 @@ def flips_table(report: ComparisonReport) -> Any:
         ]
         for flip in flip_rows(report)
     ]
-    return wandb.Table(columns=list(FLIP_COLUMNS), data=data)
+    return wandb.Table(columns=list(FLIP_COLUMNS), data=scrub.tree(data))
 
 
 def _table(report: ComparisonReport) -> Any:
@@ -185,7 +187,10 @@ def log_comparison(
         settings=sdk_settings(x_disable_meta=True),
     )
     with run:
-        row: dict[str, Any] = {"comparison": _table(report), "flips": flips_table(report)}
+        row: dict[str, Any] = {
+            "comparison": _table(report),
+            "flips": flips_table(report, Scrubber.of(tracking.secrets)),
+        }
         if plot is not None:
             row["forest_plot"] = wandb.Image(str(plot))
         run.log(row)

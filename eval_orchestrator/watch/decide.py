@@ -240,8 +240,8 @@ class Pipeline:
             entry = self._compare(self.ledger.advance(entry, self.owner, "evaluated"))
             if entry.state != "compared" or entry.decision is None:
                 return entry
-        self._log(entry, entry.decision)
-        entry = self.ledger.advance(entry, self.owner, "logged")
+        decision = self._log(entry, entry.decision)
+        entry = self.ledger.advance(entry, self.owner, "logged", decision=decision)
         _crash_point("logged")
         return entry
 
@@ -261,24 +261,34 @@ class Pipeline:
 
     # -- effects -----------------------------------------------------------------------------
 
-    def _log(self, entry: Entry, decision: Decision) -> None:
-        """The decision into W&B, with the comparison: a compare run and an eval-comparison artifact."""
+    def _log(self, entry: Entry, decision: Decision) -> Decision:
+        """The decision into W&B, with the comparison: a compare run, an eval-comparison artifact, and
+        (watch.report) a W&B Report whose URL the decision then carries."""
         if decision.comparison is None or self.config.wandb.mode == "disabled":
-            return
+            return decision
         from eval_orchestrator.comparison.wandb_log import log_comparison
         from eval_orchestrator.job import TrackingSettings
         from eval_orchestrator.spool import DecisionNote, NoteRow
 
         comparison = decision.comparison
         tracking = TrackingSettings.from_config(self.config)
-        extra = {"decision": decision.outcome, "decision_reason": decision.reason, "promote_alias": self.watch.promote}
+        if self.watch.report:
+            from eval_orchestrator.comparison.report_publish import comparison_spec, publish
+
+            published = publish(comparison_spec(comparison, tracking, decision.outcome), tracking)
+            self.notify(f"{entry.ref}: {published.describe()}")
+            decision = decision.model_copy(update={"report_url": published.url})
+        extra = {"decision": decision.outcome, "decision_reason": decision.reason, "promote_alias": self.watch.promote,
+                 "report_url": decision.report_url}  # fmt: skip
         rows = [NoteRow(task=r.task, metric=r.metric, delta=r.delta, ci_low=r.ci[0] if r.ci else None,
                         ci_high=r.ci[1] if r.ci else None, verdict=r.verdict) for r in comparison.rows]  # fmt: skip
         promoted = self.watch.promote if decision.outcome == "promoted" else None
         note = DecisionNote(rows=rows, promote_alias=promoted,
                             **decision.model_dump(mode="json", include={"outcome", "reason", "version", "digest",
-                                                                        "baseline", "baseline_digest"}))  # fmt: skip
+                                                                        "baseline", "baseline_digest",
+                                                                        "report_url"}))  # fmt: skip
         log_comparison(comparison, tracking, None, extra, note=note)
+        return decision
 
     def _record_gate(self, entry: Entry, decision: Decision) -> None:
         """The decision as the version's last gate (what `promote` checks): held and failed fail closed."""
@@ -293,6 +303,7 @@ class Pipeline:
             comparison_run=comparison_run_id(comparison)
             if comparison is not None and self.config.wandb.mode != "disabled"
             else None,
+            report_url=decision.report_url,
         )
         record_gate(self.registries, entry.ref, evidence)
 

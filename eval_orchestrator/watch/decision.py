@@ -24,3 +24,4 @@ class Decision(BaseModel):
     baseline_digest: str | None = None
     promoted_alias: str | None = None
     comparison: ComparisonReport | None = None
+    report_url: str | None = None  # the W&B Report of the comparison (watch.report)

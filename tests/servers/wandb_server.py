@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from tests.servers.base import LoopbackServer
+from tests.servers.wandb_views import ViewOperations, Views
 
 API_KEY = "e0" * 20  # W&B keys have 40+ characters
 VIEWER = "alice"
@@ -108,6 +109,7 @@ class Faults:
     down: bool = False  # W&B is "down": every request gets a 503 (as during an outage)
     stall: bool = False  # W&B hangs: requests get no answer until this is cleared
     down_ops: set[str] = field(default_factory=set)  # only these GraphQL operations get a 503
+    refused_ops: set[str] = field(default_factory=set)  # these get a GraphQL error (W&B refused: no retry)
     slow_ops: dict[str, float] = field(default_factory=dict)  # seconds to sleep before answering these
     history_refusals: int = 0  # this many file_stream posts carrying history rows get a 503 (a blip)
 
@@ -126,6 +128,7 @@ class State:
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)  # artifact id -> CreateArtifact input
     used: list[tuple[str, str, str, str]] = field(default_factory=list)  # UseArtifact: entity, project, run, id
     projects: set[tuple[str, str]] = field(default_factory=set)  # UpsertModel (Weave creates its project)
+    views: Views = field(default_factory=Views)  # W&B Reports (wandb_views.py)
     lock: threading.RLock = field(default_factory=threading.RLock)
     _ids: int = 0
 
@@ -237,7 +240,7 @@ def _project_json(entity: str, project: str) -> dict[str, Any]:
     }
 
 
-class Server(LoopbackServer):
+class Server(LoopbackServer, ViewOperations):
     """The W&B-protocol server; ``url`` is the WANDB_BASE_URL to use; stop() and start() again on the
     same port make an outage."""
 
@@ -272,6 +275,7 @@ class Server(LoopbackServer):
             "Project": self._project,
             "UpsertModel": self._upsert_model,
             "DefaultEntity": lambda _v: {"viewer": {"username": VIEWER, "defaultEntity": {"name": VIEWER}}},
+            **self.view_handlers(),
         }
         server = self
 
@@ -347,6 +351,9 @@ class Server(LoopbackServer):
         if name in self.state.faults.down_ops:
             self._send(req, 503, b'{"errors": [{"message": "service unavailable"}]}')
             return
+        if name in self.state.faults.refused_ops:
+            self._send(req, 200, json.dumps({"errors": [{"message": f"{name} refused"}], "data": None}).encode())
+            return
         if delay := self.state.faults.slow_ops.get(name):
             time.sleep(delay)
         handler = self.handlers.get(name)
@@ -354,7 +361,10 @@ class Server(LoopbackServer):
             self.state.unknown.append((name, payload.get("query", ""), payload.get("variables") or {}))
             out: dict[str, Any] = {"errors": [{"message": f"wandb test server: unknown operation {name!r}"}]}
         else:
-            out = {"data": handler(payload.get("variables") or {})}
+            try:
+                out = {"data": handler(payload.get("variables") or {})}
+            except ValueError as exc:  # what W&B refuses: a GraphQL error, as W&B answers it
+                out = {"errors": [{"message": str(exc)}], "data": None}
         self._send(req, 200, json.dumps(out).encode())
 
     def _get(self, req: BaseHTTPRequestHandler) -> None:

@@ -108,6 +108,70 @@ CASES = [
         )
     ),
     # -- registry commands -----------------------------------------------------------------
+    Case(
+        "promote with an empty reason",
+        ("promote", "local-registry/c:v1", "--alias", "prod", "--reason", " "),
+        2,
+        "--reason is empty",
+    ),
+    Case("promote without a reason", ("promote", "local-registry/c:v1", "--alias", "prod"), 2, "--reason"),
+    Case(
+        "promote onto a version name",
+        ("promote", "local-registry/c:v1", "--alias", "v0", "--reason", "x"),
+        2,
+        "looks like a version",
+    ),
+    Case(
+        "promote a reason with a token",
+        (
+            "promote",
+            "local-registry/c:v1",
+            "--alias",
+            "prod",
+            "--reason",
+            "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
+        ),
+        2,
+        "--reason holds what looks like",
+    ),
+    Case("promote a missing version", ("promote", "local-registry/c:v7", "--alias", "prod", "--reason", "x"), 2, "v7"),
+    Case(
+        "promote a held version",
+        ("promote", "local-registry/c:v1", "--alias", "prod", "--reason", "x"),
+        3,
+        "held by the gate",
+        setup=damage(
+            "c/versions/v1/version.json",
+            json.dumps(
+                {
+                    "created_at": "2026-01-01",
+                    "metadata": {
+                        "eval_orchestrator": {
+                            "gate": {"outcome": "held", "source": "gate", "reason": "worse", "decided_at": "2026-01-01"}
+                        }
+                    },
+                }
+            ).encode(),
+        ),
+    ),
+    Case(
+        "promote with a damaged trail",
+        ("promote", "local-registry/c:v1", "--alias", "prod", "--reason", "x"),
+        2,
+        "damaged",
+        setup=damage(
+            "c/versions/v1/version.json",
+            json.dumps({"created_at": "2026-01-01", "metadata": {"eval_orchestrator": {"gate": "held"}}}).encode(),
+        ),
+    ),
+    Case("history of a missing collection", ("registry", "history", "nope"), 2, "not found"),
+    Case("history of a bad name", ("registry", "history", "../c"), 2, ""),
+    Case(
+        "report to W&B disabled",
+        ("report", "c", "--wandb-report", "--wandb-mode", "disabled"),
+        2,
+        "--wandb-report needs W&B",
+    ),
     Case("add a missing dir", ("registry", "add", "nope", "--name", "n"), 2, "not found"),
     Case("add a file", ("registry", "add", "plan.yaml", "--name", "n"), 2, "not found", setup=plan("a: 1")),
     Case(

@@ -39,7 +39,7 @@ def test_each_listing_has_its_schema(isolated_env: Path, wandb_server: Server) -
     }))  # fmt: skip
 
     assert keys(out("registry", "ls", "tiny", "--json")) == {
-        "collection", "version", "aliases", "files", "bytes", "created_at", "digest",
+        "collection", "version", "aliases", "files", "bytes", "created_at", "digest", "metadata",
     }  # fmt: skip
     assert set(out("resolve", "local-registry/tiny:prod", "--json")) == {  # type: ignore[arg-type]
         "ref", "version", "digest", "aliases", "metadata", "path", "files", "bytes", "bytes_copied", "in_place", "kept",
@@ -63,5 +63,5 @@ def test_each_listing_has_its_schema(isolated_env: Path, wandb_server: Server) -
         "collection", "staging_removed", "set_aside", "aliases_dropped", "aliases_rebuilt",
     }  # fmt: skip
     synced = out("sync", "--json")
-    assert set(synced) == {"runs_uploaded", "lineage_replayed", "already_done", "failed", "lost"}  # type: ignore[arg-type]
+    assert set(synced) == {"runs_uploaded", "lineage_replayed", "already_done", "failed", "lost", "reports_saved"}  # type: ignore[arg-type]
     assert synced["runs_uploaded"]  # type: ignore[index]

@@ -16,7 +16,10 @@ import base64
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tests.servers.wandb_server import State
 
 
 def _b64(kind: str, n: int | str) -> str:
@@ -52,7 +55,7 @@ class ViewOperations:
     """Mixed into the server: ``state.views`` holds the Reports; ``state.project_exists`` says which
     projects there are; ``state.projects`` takes the ones ``CreateProject`` makes."""
 
-    state: Any
+    state: State
 
     def view_handlers(self) -> dict[str, Any]:
         return {

@@ -70,6 +70,16 @@ def test_the_sequential_gate_stops_early_on_a_clearly_better_and_a_clearly_worse
     [row] = held["decisions"]
     assert row["verdict"] == "worse" and row["gate"] == "held" and row["look"] < 5 and held["promoted"] is None
     assert held["samples_used"] < 200
+    # The trail: the gate's move with its evidence, and the held version cannot be promoted by hand.
+    [move] = json.loads(invoke("registry", "history", "tiny", "--json").stdout)
+    assert (move["version"], move["previous"], move["by"], move["evidence"]["outcome"]) == (
+        "v1",
+        "v0",
+        "gate",
+        "passed",
+    )
+    refused = invoke("promote", worse, "--alias", "prod", "--reason", "try")
+    assert refused.returncode == 3 and "held by the gate" in refused.stderr
     # The baseline's first stage is the one the first gate ran (same seeded order): reused, not rerun.
     assert high_logs and sorted((isolated_env / "logs" / "tiny").glob("v1-*/plan-*/*.eval")) == high_logs
     # Clustered: whole passages (10 questions) enter together, the first look once 10 of 20 can give a

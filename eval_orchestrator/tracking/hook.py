@@ -30,6 +30,7 @@ from eval_orchestrator.spool import LineageRecord
 from eval_orchestrator.tracking import sinks
 from eval_orchestrator.tracking.finish import finish_job
 from eval_orchestrator.tracking.progress import JobProgress
+from eval_orchestrator.tracking.rows import model_labels
 from eval_orchestrator.tracking.rows import run_config
 from eval_orchestrator.tracking.wandb_run import JobRun
 
@@ -93,6 +94,7 @@ class WandbTracker(Hooks):
         if isinstance(limit, int):
             samples = min(samples, limit)
         tracked.planned = samples * (data.spec.config.epochs or 1)
+        tracked.progress.model_labels = model_labels(data.spec)
         self.jobs[data.eval_id] = tracked
         config = scrub.tree({**redact(meta.tracking.config), **run_config(meta.job, data.spec, data.eval_id)})
         # wandb.init takes about half a second: in a thread, so the samples start meanwhile

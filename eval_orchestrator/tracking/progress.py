@@ -16,6 +16,8 @@ class JobProgress:
     errored: int = 0
     score_sums: dict[str, float] = field(default_factory=dict)
     tokens_by_model: dict[str, dict[str, int]] = field(default_factory=dict)
+    # A resolved model name (a checkpoint's store path) -> its readable label ("model", "role/grader")
+    model_labels: dict[str, str] = field(default_factory=dict)
     samples: list[dict[str, Any]] = field(default_factory=list)  # rows of the per-sample table
     latest: dict[str, Any] | None = None  # the latest progress row, not logged yet
     logged_at: float = 0.0  # when a progress row was last logged (monotonic)
@@ -37,7 +39,8 @@ class JobProgress:
                 self.score_sums[name] = self.score_sums.get(name, 0.0) + value
                 scores[name] = value
         for model, usage in (sample.model_usage or {}).items():
-            totals = self.tokens_by_model.setdefault(model, {"input": 0, "output": 0, "total": 0})
+            label = self.model_labels.get(model, model)
+            totals = self.tokens_by_model.setdefault(label, {"input": 0, "output": 0, "total": 0})
             totals["input"] += usage.input_tokens
             totals["output"] += usage.output_tokens
             totals["total"] += usage.total_tokens

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from eval_orchestrator.job import Job
 from eval_orchestrator.redact import redact
+from eval_orchestrator.run_config import ModelConfig
 
 if TYPE_CHECKING:
     from inspect_ai.log import EvalLog, EvalSample, EvalSpec
@@ -18,6 +19,8 @@ if TYPE_CHECKING:
 PROGRESS_INTERVAL_S = 1.0
 EXCERPT_CHARS = 1000  # per cell of the per-sample table: enough to read, not a copy of the log
 FIXED_COLUMNS = ("sample_id", "epoch", "input", "output", "target")
+LIMITS = ("message_limit", "token_limit", "time_limit", "working_limit", "fail_on_error", "retry_on_error")
+DEFAULT_MODEL = str(ModelConfig.model_fields["name"].default)
 
 
 def run_id(job_key: str) -> str:
@@ -35,6 +38,24 @@ def run_tags(job: Job, extra: tuple[str, ...]) -> list[str]:
 
 def versions() -> dict[str, str]:
     return {name: pkg_version(name) for name in ("eval-orchestrator", "inspect-ai", "wandb")}
+
+
+def model_labels(spec: EvalSpec) -> dict[str, str]:
+    """Readable names for the models of an eval: its model is "model", a role's "role/<name>" (a
+    checkpoint's resolved name is a store path, which means nothing in a W&B key)."""
+    labels = {str(spec.model): "model"}
+    for role, configs in (spec.model_roles or {}).items():
+        for config in configs if isinstance(configs, list) else [configs]:  # a role with fallbacks
+            labels.setdefault(str(config.model), f"role/{role}")
+    return labels
+
+
+def _settings(value: Any) -> Any:
+    """A pydantic config's non-default values, as plain JSON (None when there are none)."""
+    if value is None:
+        return None
+    dumped = value.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+    return dumped or None
 
 
 def run_config(job: Job, spec: EvalSpec, eval_id: str) -> dict[str, Any]:
@@ -66,9 +87,17 @@ def run_config(job: Job, spec: EvalSpec, eval_id: str) -> dict[str, Any]:
         "metric_names": metric_names,
         "job_key": job.key,
         "model": spec.model,
+        # What makes two runs of one version differ, with the plan's own templates (not store paths)
+        "model_spec": job.variant.get("model", DEFAULT_MODEL),
         "model_args": redact(spec.model_args),
+        "model_roles": redact(job.variant.get("model_roles") or {}),
+        "generate_config": redact(_settings(spec.model_generate_config) or {}),
         "epochs": spec.config.epochs,
+        "epochs_reducer": spec.config.epochs_reducer,
         "limit": spec.config.limit,
+        "sample_id": spec.config.sample_id,
+        "sample_shuffle": spec.config.sample_shuffle,
+        "limits": {k: limit for k in LIMITS if (limit := getattr(spec.config, k, None)) is not None},
         "inspect_eval_id": eval_id,
         "eval_orchestrator_version": v["eval-orchestrator"],
         "inspect_ai_version": v["inspect-ai"],

@@ -35,6 +35,17 @@ def test_generation_limits_samples_epochs_and_roles_reach_inspect(isolated_env: 
     assert config.epochs_reducer == ["max"]
     assert header.eval.model_roles is not None and header.eval.model_roles["grader"].model == "mockllm/v0"
     assert header.results is not None and header.results.total_samples == 6  # ids 1, 2, 5 only, 2 epochs each
+    # W&B says why this run differs from another of the same version: every distinguishing setting.
+    from tests.wandb_files import read_runs
+
+    [run] = read_runs(isolated_env / "wb")
+    assert run.config["model_spec"] == "mockllm/{path}" and run.config["model_roles"] == {"grader": "mockllm/{version}"}
+    assert run.config["generate_config"] == {"max_tokens": 7, "temperature": 0.3, "top_p": 0.9, "seed": 42,
+                                             "max_connections": 3, "timeout": 50}  # fmt: skip
+    assert sorted(map(str, run.config["sample_id"])) == ["1", "2", "5"] and run.config["epochs_reducer"] == ["max"]
+    assert run.config["limits"] == {"message_limit": 20, "token_limit": 10000, "time_limit": 600, "fail_on_error": True}
+    paths = [key for key in run.summary if key.startswith("tokens/") and str(isolated_env) in key]
+    assert not paths  # readable keys, never a store path
 
 
 def test_a_bad_model_role_is_one_line() -> None:

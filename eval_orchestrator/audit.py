@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from inspect_ai.hooks import Hooks, ModelRetry, ModelUsageData, RunEnd, TaskStart, hooks
 
-from eval_orchestrator import attempts
+from eval_orchestrator import attempts, env
 from eval_orchestrator.job import EvalMetadata
 from eval_orchestrator.paths import is_remote
 from eval_orchestrator.spool import Spool
@@ -53,6 +53,9 @@ class UsageAudit(Hooks):
         global _instance
         _instance = self  # Inspect creates exactly one, at import
         self.open: dict[str, _Open] = {}  # Inspect eval id -> the job's open log
+
+    def enabled(self) -> bool:
+        return AUDIT_HOOK_NAME in {name.rsplit("/", 1)[-1] for name in env.required_hooks()}
 
     async def on_task_start(self, data: TaskStart) -> None:
         meta = EvalMetadata.from_inspect(data.spec.metadata)

@@ -187,6 +187,13 @@ def unset(name: str) -> None:
     os.environ.pop(name, None)
 
 
+def required_hooks(environ: Environ | None = None) -> frozenset[str]:
+    """Inspect's INSPECT_REQUIRED_HOOKS (ours sets it around each eval_set): the hooks an eval needs.
+    Our hooks are enabled only where it names them, so a plain `inspect eval` does not list them."""
+    value = (os.environ if environ is None else environ).get("INSPECT_REQUIRED_HOOKS", "")
+    return frozenset(name.strip() for name in value.split(",") if name.strip())
+
+
 @contextlib.contextmanager
 def scoped(values: Mapping[str, str]) -> Iterator[None]:
     """``values`` set in the process environment for a block (what Inspect and its hooks read), then

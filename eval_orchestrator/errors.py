@@ -32,6 +32,7 @@ class OrchestratorError(Exception):
     """Base of every error the CLI turns into one line and an exit code."""
 
     exit_code: ClassVar[int] = 1
+    label: ClassVar[str] = "error"  # how the CLI's one line starts
 
 
 class UserError(OrchestratorError):
@@ -83,6 +84,13 @@ class GateFailed(OrchestratorError):
     """A quality gate held a version: not a fault, a decision (compare --fail-on-regression, watch)."""
 
     exit_code = 3
+    label = "decision"
+
+
+class HeldVersion(GateFailed):
+    """An alias move onto a version whose last gate held it, refused (exit 3, as the hold it enforces)."""
+
+    label = "refused"
 
 
 class VerificationFailed(OrchestratorError):

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.credentials import credential_path
-from eval_orchestrator.errors import GateFailed, NotFound, UserError
+from eval_orchestrator.errors import HeldVersion, NotFound, UserError
 from eval_orchestrator.refs import CheckpointRef, CollectionRef, alias_problem
 from eval_orchestrator.registry.base import VersionInfo
 from eval_orchestrator.registry.factory import Registries
@@ -154,7 +154,7 @@ def move_alias(
     evidence = trail.gate
     if evidence is not None and evidence.outcome == "held" and not override:
         against = f" against {evidence.baseline}" if evidence.baseline else ""
-        raise GateFailed(
+        raise HeldVersion(
             f"{pinned} was held by the gate{against} at {evidence.decided_at} ({evidence.reason}); "
             f"pass --override to move {alias!r} onto it anyway (recorded as an override)"
         )

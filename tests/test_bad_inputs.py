@@ -64,7 +64,7 @@ def test_the_bad_input_corpus(tmp_path: Path) -> None:
     tally = {"tried": len(results), "clean": 0, "tracebacks": 0, "wrong exit": 0, "silent": 0}
     problems = []
     for case, done in results:
-        errors = [line for line in done.stderr.splitlines() if line.startswith("error: ")]
+        errors = [line for line in done.stderr.splitlines() if line.startswith(("error: ", "decision: ", "refused: "))]
         if "Traceback" in done.stderr or "Traceback" in done.stdout:
             tally["tracebacks"] += 1
         elif done.returncode == 0:

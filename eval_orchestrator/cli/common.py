@@ -60,7 +60,7 @@ class ErrorsAsExitCodes(click.Group):
         try:
             return super().invoke(ctx)
         except OrchestratorError as exc:
-            click.echo(f"error: {one_line(str(exc))}", err=True)
+            click.echo(f"{exc.label}: {one_line(str(exc))}", err=True)
             ctx.exit(exc.exit_code)
         except OSError as exc:  # a file-system error none of our checks met first: still one line
             from eval_orchestrator.errors import from_os_error

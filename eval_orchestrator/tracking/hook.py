@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from inspect_ai.hooks import Hooks, RunEnd, SampleEnd, TaskEnd, TaskStart, hooks
 from inspect_ai.log import EvalLog
 
-from eval_orchestrator import inspect_api
+from eval_orchestrator import env, inspect_api
 from eval_orchestrator.job import EvalMetadata, Job
 from eval_orchestrator.redact import redact
 from eval_orchestrator.scrub import Scrubber
@@ -70,6 +70,9 @@ class WandbTracker(Hooks):
         self.jobs: dict[str, TrackedJob] = {}  # by Inspect eval id
         self._starter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wandb-init")
         self._results: dict[str, LaunchResults] = {}  # by the eval_set log dir
+
+    def enabled(self) -> bool:
+        return HOOK_NAME in {name.rsplit("/", 1)[-1] for name in env.required_hooks()}
 
     def collect(self, log_dir: str) -> LaunchResults:
         """The records and failures of the eval_set that logged to ``log_dir`` (handed out once)."""

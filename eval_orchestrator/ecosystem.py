@@ -59,6 +59,34 @@ def check_weave(mode: str, installed_hooks: set[str]) -> None:
         )
 
 
+# What transformers and huggingface_hub read to stay quiet: their bars ("Loading weights", "Fetching
+# files") and advisory warnings ("loss_type=None ...") on every run drown Inspect's own display.
+QUIET_THIRD_PARTY = {
+    "TRANSFORMERS_VERBOSITY": "error",
+    "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+}
+
+
+def third_party_output(display: str | None) -> dict[str, str]:
+    """Third-party bars and warnings off unless the user asked for Inspect's full display (``--display
+    full``): the environment for the evals, and the same switches on libraries already imported."""
+    if display == "full":
+        return {}
+    import sys
+
+    if "transformers" in sys.modules:  # imported already: its env vars were read at import
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # transformers leaves these untyped
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    if "huggingface_hub" in sys.modules:
+        from huggingface_hub.utils.tqdm import disable_progress_bars
+
+        disable_progress_bars()
+    return dict(QUIET_THIRD_PARTY)
+
+
 def hooks_environment(weave: bool, project: str, entity: str | None) -> dict[str, str]:
     """The environment inspect-wandb reads while our evals run."""
     env = {"INSPECT_WANDB_MODELS_ENABLED": "false", "WANDB_DISABLE_WEAVE": "true"}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from eval_orchestrator import attempts, env, inspect_api
-from eval_orchestrator.ecosystem import hooks_environment, weave_environment
+from eval_orchestrator.ecosystem import hooks_environment, third_party_output, weave_environment
 from eval_orchestrator.error_text import error_text
 from eval_orchestrator.errors import EvalFailed, OrchestratorError, UserError
 from eval_orchestrator.job import METADATA_KEY, EvalMetadata
@@ -79,7 +79,8 @@ def run_version(plan: Plan, version: PlannedVersion, inspect_env: Mapping[str, s
         third_party = weave_environment(track.project, track.entity)
     else:
         third_party = hooks_environment(False, track.project, track.entity)
-    hooks_env = {"INSPECT_REQUIRED_HOOKS": required, **third_party, **(inspect_env or {})}
+    quiet = third_party_output(plan.inspect.display)
+    hooks_env = {"INSPECT_REQUIRED_HOOKS": required, **quiet, **third_party, **(inspect_env or {})}
     with env.scoped(hooks_env), _inspect_errors():
         success, logs = eval_set(
             tasks=tasks,

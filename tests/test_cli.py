@@ -148,6 +148,8 @@ def test_run_on_tiny_hf_checkpoint(tiny_hf_checkpoints: tuple[Path, Path], isola
     assert outcomes["v0"]["status"] == outcomes["v1"]["status"] == "success"
     assert outcomes["v1"]["metrics"]["includes/accuracy"] > outcomes["v0"]["metrics"]["includes/accuracy"]
     assert "logging offline" in result.stderr
+    for noise in ("Loading weights", "loss_type", "it/s]"):  # transformers' bars and warnings: off by default
+        assert noise not in result.stderr and noise not in result.stdout, noise
 
 
 def _probe(command: str) -> subprocess.CompletedProcess[str]:

@@ -30,8 +30,7 @@ from eval_orchestrator.spool import LineageRecord
 from eval_orchestrator.tracking import sinks
 from eval_orchestrator.tracking.finish import finish_job
 from eval_orchestrator.tracking.progress import JobProgress
-from eval_orchestrator.tracking.rows import model_labels
-from eval_orchestrator.tracking.rows import run_config
+from eval_orchestrator.tracking.rows import model_labels, run_config
 from eval_orchestrator.tracking.wandb_run import JobRun
 
 log = logging.getLogger(__name__)

@@ -78,8 +78,8 @@ def third_party_output(display: str | None) -> dict[str, str]:
     if "transformers" in sys.modules:  # imported already: its env vars were read at import
         from transformers.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]  # transformers leaves these untyped
-        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call,unused-ignore]  # untyped in transformers
+        hf_logging.disable_progress_bar()  # type: ignore[no-untyped-call,unused-ignore]
     if "huggingface_hub" in sys.modules:
         from huggingface_hub.utils.tqdm import disable_progress_bars
 

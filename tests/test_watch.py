@@ -78,6 +78,7 @@ def test_every_version_once_the_better_promoted_the_worse_held(isolated_env: Pat
     assert "promoted: local-registry/tiny:v1" in second.stderr and "held: local-registry/tiny:v2" in second.stderr
     assert second.stderr.count("evaluating local-registry/tiny:v") == 2  # v0 was not evaluated again
     assert "decision: held by the gate: local-registry/tiny:v2" in second.stderr  # a decision, not an error
+    assert "…" not in second.stderr  # off a terminal the table is as wide as it needs, no cell cut
     assert aliases(isolated_env)["staging"] == "v1" and aliases(isolated_env)["prod"] == "v0"
     assert eval_logs(isolated_env) == {"v0": 1, "v1": 1, "v2": 1}
     entries = {e.version: e for e in Ledger(isolated_env / "ledger.sqlite").entries()}

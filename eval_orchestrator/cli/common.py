@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 from eval_orchestrator.error_text import one_line
 
@@ -119,3 +122,12 @@ class SectionedCommand(click.Command):
         if rest:
             with formatter.section("Other options"):
                 formatter.write_dl(rest)
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console for our tables: the terminal's width on a terminal; elsewhere (CI logs, a pipe)
+    as wide as the table needs, so no column is cut to 'baseli…' at 80 characters."""
+    from rich.console import Console
+
+    out = Console(stderr=stderr)
+    return out if out.is_terminal else Console(stderr=stderr, width=1000, soft_wrap=True)

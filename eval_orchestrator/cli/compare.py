@@ -27,8 +27,9 @@ def _p(value: float | None) -> str:
 
 
 def print_comparison(report: ComparisonReport, gated: bool = False) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from eval_orchestrator.cli.common import console as make_console
 
     styles = {"better": "green", "worse": "red", "non-inferior": "cyan", "no detectable difference": "",
               "not compared": "yellow"}  # fmt: skip
@@ -54,7 +55,7 @@ def print_comparison(report: ComparisonReport, gated: bool = False) -> None:
             counts,
             f"[{styles[row.verdict]}]{row.verdict}[/]" if styles[row.verdict] else row.verdict,
         )
-    console = Console()
+    console = make_console()
     console.print(table)
     interval = (
         f"{100 * (1 - report.alpha):g}% paired bootstrap interval ({report.resamples} resamples, seed {report.seed})"
@@ -239,8 +240,9 @@ def report(
 
 
 def print_report(result: CollectionReport) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from eval_orchestrator.cli.common import console as make_console
 
     table = Table(title=f"{result.collection}: every evaluated version")
     table.add_column("task · metric")
@@ -254,7 +256,7 @@ def print_report(result: CollectionReport) -> None:
             text = "-" if cell is None else f"{cell.mean:.3f} [{cell.ci[0]:.3f}, {cell.ci[1]:.3f}]"
             shown.append(f"[bold green]{text} *[/]" if cell is not None and cell.best else text)
         table.add_row(f"{task} · {metric}", *shown)
-    console = Console()
+    console = make_console()
     console.print(table)
     console.print(f"{100 * (1 - result.alpha):g}% bootstrap intervals; * the best version of each row", highlight=False)
     for change in result.changes:

@@ -72,8 +72,9 @@ def _print(result: GateResult) -> None:
     if not result.decisions:
         print_comparison(result.comparison, gated=True)
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from eval_orchestrator.cli.common import console as make_console
 
     table = Table(title=f"{result.candidate} vs {result.baseline}: sequential gate")
     for column in ("task", "metric", "stopped at", "samples", "Δ [repeated CI]", "verdict", "gate"):
@@ -82,7 +83,7 @@ def _print(result: GateResult) -> None:
         delta = f"{row.delta:+.3f} [{row.ci[0]:+.3f}, {row.ci[1]:+.3f}]" if row.delta is not None and row.ci else "-"
         table.add_row(decision.task, decision.metric, f"look {decision.look} of {decision.looks}",
                       f"{decision.used} of {decision.total}", delta, decision.verdict, decision.gate)  # fmt: skip
-    console = Console()
+    console = make_console()
     console.print(table)
     share = result.samples_used / result.samples_total if result.samples_total else 0.0
     moved = f"; moved {result.promoted} to the candidate" if result.promoted else ""

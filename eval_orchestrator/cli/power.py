@@ -48,8 +48,9 @@ def power(
     if params["as_json"]:
         click.echo(json.dumps([row.model_dump(mode="json") for row in rows], indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
+
+    from eval_orchestrator.cli.common import console as make_console
 
     table = Table(title=f"samples to detect {mde:g} at alpha {compare_options.alpha:g}, power {target:g}")
     for column in ("task", "metric", "sd of Δ", "design effect", "needed", "dataset", "MDE at full size"):
@@ -58,7 +59,7 @@ def power(
         needed = f"{row.needed}" if row.enough else f"[red]{row.needed}[/]"
         table.add_row(row.task, row.metric, f"{row.sd:.3f}", f"{row.design_effect:.2f}", needed, str(row.dataset),
                       f"{row.mde_at_full:.3f}")  # fmt: skip
-    console = Console()
+    console = make_console()
     console.print(table)
     for source in dict.fromkeys(row.source for row in rows):
         console.print(f"sd from {source}", highlight=False)

@@ -119,8 +119,9 @@ def _outcome_json(outcome: JobOutcome) -> dict[str, Any]:
 
 
 def _print_report(report: RunReport) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from eval_orchestrator.cli.common import console as make_console
 
     table = Table(title="eval-orchestrator results")
     for column in ("checkpoint", "version", "task", "metric", "value", "status"):
@@ -129,7 +130,7 @@ def _print_report(report: RunReport) -> None:
         metric, value = outcome.headline or ("-", None)
         shown = f"{value:.3f}" if isinstance(value, float) else "-"
         table.add_row(outcome.job.collection, outcome.job.version, outcome.job.task_name, metric, shown, outcome.status)
-    console = Console()
+    console = make_console()
     console.print(table)
     console.print(f"Inspect logs: {', '.join(str(d) for d in report.log_dirs)}")
     tracking = report.tracking

@@ -26,8 +26,9 @@ def _notifier(log_format: str) -> Any:
 
 
 def _status_table(entries: list[Entry]) -> None:
-    from rich.console import Console
     from rich.table import Table
+
+    from eval_orchestrator.cli.common import console as make_console
 
     table = Table(title="eval-orchestrator watch")
     for column in ("version", "digest", "role", "state", "attempts", "why"):
@@ -35,7 +36,7 @@ def _status_table(entries: list[Entry]) -> None:
     for entry in sorted(entries, key=lambda e: (str(e.source), e.number)):
         why = entry.decision.reason if entry.decision else (entry.error or "")
         table.add_row(str(entry.ref), entry.digest[:12], entry.role, entry.state, str(entry.attempts), why[:160])
-    Console(stderr=True).print(table)
+    make_console(stderr=True).print(table)
 
 
 @click.command()

@@ -119,7 +119,13 @@ def outcomes_from_logs(jobs: tuple[Job, ...], logs: list[EvalLog], context: str 
                 from urllib.parse import unquote
 
                 location = unquote(location.removeprefix("file://"))
-            outcomes.append(JobOutcome(job, found.status, final_metrics(found), location, error))
+            metrics, status = final_metrics(found), str(found.status)
+            results = found.results
+            nothing = results is None or results.completed_samples == 0
+            if status == "success" and (nothing or (metrics and all(value != value for value in metrics.values()))):
+                # Inspect finished, but no sample had a score: not a result anyone should read as one.
+                status, error = "unscored", error or "no sample could be scored (each errored or had no score)"
+            outcomes.append(JobOutcome(job, status, metrics, location, error))
     return outcomes
 
 

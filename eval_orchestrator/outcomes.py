@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class JobOutcome:
     job: Job
-    status: str  # Inspect's log status, or "missing" when no log came back
+    status: str  # Inspect's log status; "missing" when no log came back, "unscored" when no sample had a score
     metrics: dict[str, float]
     log_path: str | None
     error: str | None = None  # Inspect's error message when the eval failed, on one line

@@ -217,7 +217,9 @@ class Spool:
         where = str(self.lineage_file)
         records = [read_contract(LineageRecord, data, where) for data in _lines(self.lineage_file)]
         for record in records:
-            for path in (record.run_dir, record.history_pending, record.table_pending):
+            # W&B disabled keeps its run folder in a temporary dir of its own: nothing there is uploaded.
+            run_dir = None if record.mode == "disabled" else record.run_dir
+            for path in (run_dir, record.history_pending, record.table_pending):
                 _inside(path, self.wandb_dir / "wandb", where)
         return records
 

@@ -191,6 +191,23 @@ def test_failed_job_finishes_its_run_and_fails_the_report(isolated_env: Path, tw
     assert runs["capitals"].exit_code == 0
 
 
+def test_a_job_with_no_scored_sample_is_not_a_success(isolated_env: Path, two_versions: LocalRegistry) -> None:
+    """Every sample errors, but fail_on_error tolerates them: Inspect says success, its metrics are NaN.
+    That is no result: the job is "unscored" and the run fails. W&B disabled, twice in one dir."""
+    flags = {
+        "checkpoints": ["local-registry/tiny:v0"],
+        "tasks": [{"spec": f"{FIXTURES}/broken_tasks.py@broken"}],
+        "model": {"name": "mockllm/model", "args": {}},
+        "inspect": {"log_dir": str(isolated_env / "logs"), "display": "none", "fail_on_error": 4},
+        "wandb": {"mode": "disabled"},
+    }
+    for _ in range(2):  # the second run reads the spool the first left (a disabled run's folder is W&B's temp)
+        report = orchestrate.run(build_config(None, flags))
+        [outcome] = report.outcomes
+        assert outcome.status == "unscored" and not report.ok
+        assert outcome.error and "no sample could be scored" in outcome.error
+
+
 def test_dict_scores_are_a_metric_per_key_and_text_scores_are_left_out(
     isolated_env: Path, two_versions: LocalRegistry, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -5,6 +5,7 @@ No hook, no W&B run: ``sync`` and the report import these without registering an
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from importlib.metadata import version as pkg_version
 from typing import TYPE_CHECKING, Any
@@ -36,6 +37,7 @@ def run_tags(job: Job, extra: tuple[str, ...]) -> list[str]:
     return sorted({job.collection, job.version, job.task_name, *job.aliases, *extra})[:64]  # W&B's cap
 
 
+@functools.cache  # the installed versions do not change within a process (read once, not per run)
 def versions() -> dict[str, str]:
     return {name: pkg_version(name) for name in ("eval-orchestrator", "inspect-ai", "wandb")}
 

@@ -127,6 +127,9 @@ class JobRun:
             config=config,
             reinit="create_new",
             settings=sdk_settings(
+                # W&B's requirements scan reads every installed package's metadata at each init (a
+                # third of a job's busy time); the plan records the environment once instead.
+                x_save_requirements=False,
                 init_timeout=settings.init_timeout,
                 # Past this, finish() gives up on uploading: the data stays on disk for `sync`.
                 finish_timeout=settings.finish_timeout,
@@ -153,9 +156,9 @@ class JobRun:
 
     def summarize(self, values: dict[str, Any]) -> None:
         """Set run summary keys, and remember them for `sync` should W&B not get them."""
-        for key, value in self.scrub.tree(values).items():
-            self.run.summary[key] = value
-        self.summary.update(self.scrub.tree(values))
+        scrubbed = self.scrub.tree(values)
+        self.run.summary.update(scrubbed)  # one summary record for all keys (a key at a time sends one each)
+        self.summary.update(scrubbed)
 
     def rows_missing(self) -> str | None:
         """Why W&B lacks history rows this attempt logged, or None when it holds them all or cannot say."""

@@ -124,6 +124,7 @@ class TrackingSettings(FrozenContract):
     hf_upload_dir: str = "eval-results"
     weave: bool = False  # wandb.weave: Weave traces beside our runs
     secrets: tuple[str, ...] = ()  # the declared secrets' names: their values are scrubbed from what we write
+    environment: str | None = None  # the plan's installed packages (name==version), for each results artifact
 
     @classmethod
     def from_config(cls, config: RunConfig) -> TrackingSettings:

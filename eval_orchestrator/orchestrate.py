@@ -22,6 +22,7 @@ from eval_orchestrator.refs import CheckpointRef
 from eval_orchestrator.registry.factory import Registries
 from eval_orchestrator.run_config import RunConfig, StoreConfig
 from eval_orchestrator.scrub import Scrubber
+from eval_orchestrator.spool import Spool
 from eval_orchestrator.store.checkpoint_store import Materialized
 from eval_orchestrator.store.factory import open_store
 
@@ -161,6 +162,8 @@ def run(
             item = resolve(ref, config.store, progress, notify, registries, (pins or {}).get(ref))
             notify(f"resolved {ref} -> {item.resolved.version} ({item.resolved.digest[:12]}, {_where(item)})")
             materialized.append(item)
+        if tracking.mode != "disabled":  # the environment, once for the plan (not a scan per W&B run)
+            tracking = tracking.model_copy(update={"environment": str(Spool(tracking.dir).record_environment())})
         plan = build_plan(config, materialized, tasks, tracking, model_args_override)
         return execute(plan, notify, inspect_env)
     finally:

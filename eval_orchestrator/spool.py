@@ -9,6 +9,7 @@ Layout::
     comparisons.jsonl                          a ComparisonRecord per comparison logged
     comparisons/<run id>/                      what a comparison's artifact holds
     reports.jsonl                              a ReportRecord per W&B Report made (spec, and URL once saved)
+    environment.txt                            the installed packages (name==version), once per plan
 
 Lineage (model version -> eval run -> results) cannot be written to W&B offline
 (``use_artifact`` raises there), so every job appends a record here, beside W&B's own run
@@ -18,6 +19,7 @@ version of eval-orchestrator is a one-line error naming the file, not a KeyError
 
 from __future__ import annotations
 
+import functools
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +39,17 @@ LINEAGE_FILE = "lineage.jsonl"
 LEDGER_FILE = "synced.jsonl"
 COMPARISONS_FILE = "comparisons.jsonl"
 REPORTS_FILE = "reports.jsonl"
+ENVIRONMENT_FILE = "environment.txt"
+
+
+@functools.cache  # read once per process
+def installed_packages() -> tuple[str, ...]:
+    from importlib.metadata import distributions
+
+    found = {(d.metadata["Name"] or "").lower(): d.version for d in distributions() if d.metadata["Name"]}
+    return tuple(f"{name}=={version}" for name, version in sorted(found.items()))
+
+
 PENDING_DIR = "pending"
 
 
@@ -245,6 +258,14 @@ class Spool:
     def reports(self) -> list[ReportRecord]:
         path = self.root / REPORTS_FILE
         return [read_contract(ReportRecord, data, str(path)) for data in _lines(path)]
+
+    def record_environment(self) -> Path:
+        """The installed packages, written once per plan and added to each results artifact as
+        requirements.txt (W&B's own scan, on every wandb.init, cost a third of a job's busy time)."""
+        path = self.root / ENVIRONMENT_FILE
+        self.root.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{line}\n" for line in installed_packages()))
+        return path
 
     def comparison_dir(self, run_id: str) -> Path:
         folder = self.root / "comparisons" / run_id

@@ -117,6 +117,7 @@ def test_run_tracks_groups_publishes_and_resumes(isolated_env: Path, two_version
         assert "summary.json" in artifact["files"]
         assert any(f.startswith("logs/") and f.endswith(".eval") for f in artifact["files"])
         assert "usage.jsonl" in artifact["files"]
+        assert "requirements.txt" in artifact["files"]  # the environment, recorded once for the plan
         assert run.summary["tokens/model/total"] == 9 * samples  # the eval's model, by its label
         # The per-sample table: one row per sample, every score, excerpts, tokens.
         [table_row] = [row for row in run.history if "samples/_type" in row]

@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/weave_import.py
 	$(BIN)/python benchmarks/webhook_load.py
 	$(BIN)/python benchmarks/ray_fanout.py
+	$(BIN)/python benchmarks/scale.py
 	$(BIN)/python benchmarks/sequential.py
 
 lint: $(STAMP)

@@ -116,8 +116,11 @@ def build_config(
     """Build a RunConfig: defaults < file (or ``base``, a file's tree) < env < ``layer`` (e.g. Determined
     hyperparameters) < flags.
 
-    ``source`` names the input in error messages (default: the file, or "run config").
+    ``source`` names the input in error messages (default: the file, or "run config"). With the process
+    environment (``environ`` None), a .env is read first, as the CLI does.
     """
+    if environ is None:
+        env.load_dotenv_file()
     written: dict[str, Any] = read_yaml(file) if file else dict(base or {})
     from_env = env_overrides(environ)
     tree = merge(merge(merge(written, from_env), layer or {}), flags or {})

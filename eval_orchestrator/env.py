@@ -187,6 +187,26 @@ def unset(name: str) -> None:
     os.environ.pop(name, None)
 
 
+def load_dotenv_file() -> str | None:
+    """The nearest .env (from the working dir up) into the process environment, under what is set
+    already (the process environment wins: one precedence order); its path, or None. The CLI loads it
+    at start, the library when it builds a config; `make quickstart` writes one for its registry."""
+    from dotenv import find_dotenv, load_dotenv
+
+    found = find_dotenv(usecwd=True)
+    if not found:
+        return None
+    try:
+        load_dotenv(found, override=False)
+    except (UnicodeDecodeError, ValueError) as exc:
+        from eval_orchestrator.errors import ConfigError
+
+        raise ConfigError(
+            f"the .env file {found} cannot be read ({type(exc).__name__}); it must be UTF-8 KEY=value lines"
+        ) from None
+    return found
+
+
 def required_hooks(environ: Environ | None = None) -> frozenset[str]:
     """Inspect's INSPECT_REQUIRED_HOOKS (ours sets it around each eval_set): the hooks an eval needs.
     Our hooks are enabled only where it names them, so a plain `inspect eval` does not list them."""

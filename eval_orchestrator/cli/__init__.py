@@ -29,22 +29,11 @@ from eval_orchestrator.cli.watch import watch
 @click.version_option(__version__, prog_name="eval-orchestrator")
 def main() -> None:
     """Evaluate registered model checkpoints with Inspect AI and track the results in W&B."""
-    from dotenv import find_dotenv, load_dotenv
-
-    # The process environment wins over .env (override=False): one precedence order.
-    dotenv = find_dotenv(usecwd=True)
-    try:
-        load_dotenv(dotenv, override=False)
-    except (UnicodeDecodeError, ValueError) as exc:
-        from eval_orchestrator.errors import ConfigError
-
-        raise ConfigError(
-            f"the .env file {dotenv} cannot be read ({type(exc).__name__}); it must be UTF-8 KEY=value lines"
-        ) from None
-    # A parent process's wandb service (WANDB_SERVICE is inherited) would outlive us if we are
-    # killed, keeping our runs "in use" so a resumed plan could not continue them: use our own.
     from eval_orchestrator import env
 
+    env.load_dotenv_file()  # the process environment wins over .env: one precedence order
+    # A parent process's wandb service (WANDB_SERVICE is inherited) would outlive us if we are
+    # killed, keeping our runs "in use" so a resumed plan could not continue them: use our own.
     env.unset("WANDB_SERVICE")
 
 

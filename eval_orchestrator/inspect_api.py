@@ -220,3 +220,11 @@ def should_fail(log_location: str, fail_on_error: bool | float | None) -> tuple[
     return (
         (errored, results.total_samples) if _should_eval_fail(errored, results.total_samples, fail_on_error) else None
     )
+
+
+def eval_command_options() -> list[str]:
+    """The first flag of each option of Inspect's `inspect eval` (what inspect_options classifies)."""
+    import click
+    from inspect_ai._cli.eval import eval_command
+
+    return [param.opts[0] for param in eval_command.params if isinstance(param, click.Option)]

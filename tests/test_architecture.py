@@ -38,7 +38,7 @@ TREES = {name: ast.parse(path.read_text()) for name, path in MODULES.items()}
 # The layers, lowest first: a module imports its own layer or lower ones, never a higher one.
 LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "error_text", "env", "notify", "strict", "jsonl", "interrupts", "paths", "progress",
-                    "credentials", "scrub",
+                    "credentials", "scrub", "inspect_options",
                     "redact", "score_values", "inspect_api", "comparison.stats", "comparison.sequential",
                     "comparison.simulation", "tasks", "tasks.capitals",
                     "tiny_checkpoint", "comparison", "registry", "store", "tracking", "det", "watch"}),

@@ -60,6 +60,30 @@ def _roles(pairs: tuple[str, ...]) -> dict[str, str]:
     return roles
 
 
+# Inspect's generation options that take one plain value (GenerateConfig validates it, in the preflight):
+# (name, type, help, (argument, config value)).
+GENERATE_FLAGS: tuple[tuple[str, Any, str, tuple[str, Any]], ...] = (
+    ("top_k", int, "Sample from the top K tokens.", ("40", 40)),
+    ("max_retries", int, "Retries of a failed model request.", ("3", 3)),
+    ("attempt_timeout", int, "Seconds one request attempt may take before a retry.", ("20", 20)),
+    ("stream_idle_timeout", int, "Seconds a streamed response may stay idle.", ("30", 30)),
+    ("system_message", str, "A system message to insert before the task's messages.", ("Be brief.", "Be brief.")),
+    ("best_of", int, "Completions generated server-side, the best returned.", ("2", 2)),
+    ("frequency_penalty", float, "Penalise tokens by how often they appeared (-2..2).", ("0.5", 0.5)),
+    ("presence_penalty", float, "Penalise tokens that appeared at all (-2..2).", ("0.5", 0.5)),
+    ("num_choices", int, "Completions to generate per request.", ("2", 2)),
+    ("top_logprobs", int, "Most likely tokens to return at each position (0..20).", ("5", 5)),
+    ("prompt_logprobs", int, "Log probabilities of the prompt's tokens (vLLM, SGLang).", ("1", 1)),
+    ("max_tool_output", int, "Bytes of a tool's output kept.", ("1000", 1000)),
+    ("verbosity", str, "Response verbosity (GPT-5): low, medium, high.", ("low", "low")),
+    ("effort", str, "Output effort (Claude): low, medium, high, xhigh, max.", ("low", "low")),
+    ("reasoning_effort", str, "Reasoning effort: none, minimal, low, medium, high, xhigh, max.", ("low", "low")),
+    ("reasoning_mode", str, "Reasoning mode: standard, pro.", ("pro", "pro")),
+    ("reasoning_tokens", int, "Most tokens to spend reasoning.", ("512", 512)),
+    ("reasoning_summary", str, "Reasoning summary: none, concise, detailed, auto.", ("auto", "auto")),
+    ("reasoning_history", str, "Reasoning kept in history: none, all, last, auto.", ("last", "last")),
+)
+
 PLAN, TASKS, MODEL, GENERATION, LIMITS, LOGS, WANDB, STORE, EXECUTOR = (
     "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Logs and display", "W&B and the Hub",
     "Checkpoint store", "Executor",
@@ -119,6 +143,15 @@ RUN_FLAGS: tuple[Flag, ...] = (
           GENERATION, ("4", 4)),
     _flag("--timeout", ("model", "generate", "timeout"), int, "Seconds a model request may take.", GENERATION,
           ("30", 30)),
+    *(
+        _flag(f"--{name.replace('_', '-')}", ("model", "generate", name), kind, text, GENERATION, example)
+        for name, kind, text, example in GENERATE_FLAGS
+    ),
+    Flag(("--stop-seqs",), "stop_seqs", "Sequences where generation stops (comma-separated).", GENERATION,
+         ("model", "generate", "stop_seqs"), str, convert=lambda raw: [s for s in raw.split(",") if s],
+         example=(("--stop-seqs", "a,b"), ["a", "b"])),
+    Flag(("--logprobs",), "logprobs", "Return the log probabilities of the output tokens.", GENERATION,
+         ("model", "generate", "logprobs"), is_flag=True, example=(("--logprobs",), True)),
     _flag("--time-limit", ("inspect", "time_limit"), int, "Seconds a sample may take.", LIMITS, ("60", 60)),
     _flag("--message-limit", ("inspect", "message_limit"), int, "Messages a sample may use.", LIMITS, ("9", 9)),
     _flag("--token-limit", ("inspect", "token_limit"), int, "Tokens a sample may use.", LIMITS, ("99", 99)),

@@ -58,9 +58,7 @@ def write_summary(job: Job, out_dir: Path, summary: JobSummary) -> Path:
     return path
 
 
-def log_results_artifact(
-    run: Any, job: Job, results: ResultsFiles, link_to: str | None = None, environment: str | None = None
-) -> str:
+def log_results_artifact(run: Any, job: Job, results: ResultsFiles, link_to: str | None = None) -> str:
     """Log the job's results artifact on ``run`` (and link it into ``link_to``); returns 'name:alias'.
 
     ``results`` is what the tracker gathers, and spools for `sync` when W&B is away: paths of the
@@ -87,8 +85,8 @@ def log_results_artifact(
     artifact.add_file(results.summary, name="summary.json")
     if usage_file.is_file():
         artifact.add_file(str(usage_file), name="usage.jsonl")
-    if environment and Path(environment).is_file():
-        artifact.add_file(environment, name="requirements.txt")
+    if results.environment and Path(results.environment).is_file():
+        artifact.add_file(results.environment, name="requirements.txt")
     alias = checkpoint_alias(job)
     logged = run.log_artifact(artifact, aliases=[alias])
     if link_to and run.settings.mode == "online":

@@ -9,7 +9,7 @@ Layout::
     comparisons.jsonl                          a ComparisonRecord per comparison logged
     comparisons/<run id>/                      what a comparison's artifact holds
     reports.jsonl                              a ReportRecord per W&B Report made (spec, and URL once saved)
-    environment.txt                            the installed packages (name==version), once per plan
+    environment-<sha>.txt                      the installed packages (name==version), once per plan
 
 Lineage (model version -> eval run -> results) cannot be written to W&B offline
 (``use_artifact`` raises there), so every job appends a record here, beside W&B's own run
@@ -20,6 +20,7 @@ version of eval-orchestrator is a one-line error naming the file, not a KeyError
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,7 +40,7 @@ LINEAGE_FILE = "lineage.jsonl"
 LEDGER_FILE = "synced.jsonl"
 COMPARISONS_FILE = "comparisons.jsonl"
 REPORTS_FILE = "reports.jsonl"
-ENVIRONMENT_FILE = "environment.txt"
+ENVIRONMENT_FILE = "environment-{}.txt"
 
 
 @functools.cache  # read once per process
@@ -87,6 +88,7 @@ class ResultsFiles(FrozenContract):
     usage: str  # usage.jsonl
     metrics: dict[str, float]
     hub_url: str | None = None
+    environment: str | None = None  # the plan's installed packages: requirements.txt in the artifact
 
 
 class LineageRecord(FrozenContract):
@@ -262,9 +264,12 @@ class Spool:
     def record_environment(self) -> Path:
         """The installed packages, written once per plan and added to each results artifact as
         requirements.txt (W&B's own scan, on every wandb.init, cost a third of a job's busy time)."""
-        path = self.root / ENVIRONMENT_FILE
-        self.root.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(f"{line}\n" for line in installed_packages()))
+        text = "".join(f"{line}\n" for line in installed_packages())
+        # Named by its content: a results artifact `sync` logs later gets the same bytes (same digest).
+        path = self.root / ENVIRONMENT_FILE.format(hashlib.sha256(text.encode()).hexdigest()[:12])
+        if not path.is_file():
+            self.root.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
         return path
 
     def comparison_dir(self, run_id: str) -> Path:

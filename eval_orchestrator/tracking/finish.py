@@ -96,6 +96,7 @@ def _results_files(job_run: JobRun, summary: JobSummary, fail: Fail) -> ResultsF
         usage=str(usage_file),
         metrics=summary.metrics,
         hub_url=hub_url,
+        environment=job_run.settings.environment,
     )
 
 
@@ -141,10 +142,7 @@ def _log_table_and_results(job_run: JobRun, samples: list[dict[str, Any]], resul
             if samples:
                 job_run.run.log({"samples": samples_table(samples)})
             if results is not None and not spooling.results:
-                settings = job_run.settings
-                ref = log_results_artifact(
-                    job_run.run, job_run.job, results, settings.link_results, settings.environment
-                )
+                ref = log_results_artifact(job_run.run, job_run.job, results, job_run.settings.link_results)
                 job_run.summarize({"results_artifact": ref})
         except Exception:
             if not job_run.online or not (why := outage()):

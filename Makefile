@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/webhook_load.py
 	$(BIN)/python benchmarks/ray_fanout.py
 	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/sequential.py
 
 lint: $(STAMP)

@@ -21,6 +21,7 @@ from eval_orchestrator.comparison.compare import CompareOptions, find_logs
 from eval_orchestrator.comparison.flips import flips
 from eval_orchestrator.comparison.model import ComparisonReport, MetricComparison, Side, VersionRef
 from eval_orchestrator.comparison.scores import read_task_scores
+from eval_orchestrator.comparison.verdict import Verdict
 from eval_orchestrator.errors import UserError
 from eval_orchestrator.job import args_suffix
 from eval_orchestrator.notify import Notify
@@ -42,7 +43,7 @@ class TaskDecision(BaseModel):
     used: int  # paired samples it used
     total: int  # samples in the task's dataset
     boundary: float  # on the t scale
-    verdict: stats.Verdict
+    verdict: Verdict
     gate: Literal["passed", "held"]
 
 

@@ -39,7 +39,8 @@ TREES = {name: ast.parse(path.read_text()) for name, path in MODULES.items()}
 LAYERS: list[tuple[str, set[str]]] = [
     ("foundation", {"errors", "error_text", "env", "notify", "strict", "jsonl", "interrupts", "paths", "progress",
                     "credentials", "scrub", "inspect_options",
-                    "redact", "score_values", "inspect_api", "comparison.stats", "comparison.sequential",
+                    "redact", "score_values", "inspect_api", "comparison.stats", "comparison.verdict",
+                    "comparison.sequential",
                     "comparison.simulation", "tasks", "tasks.capitals",
                     "tiny_checkpoint", "comparison", "registry", "store", "tracking", "det", "watch"}),
     ("grammar", {"refs"}),

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from eval_orchestrator.comparison.stats import Verdict
+from eval_orchestrator.comparison.verdict import Verdict
 from eval_orchestrator.refs import CheckpointRef
 
 

@@ -24,7 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize, stats
 
-from eval_orchestrator.comparison.stats import Array, Verdict, mean_stderr, verdict
+from eval_orchestrator.comparison.stats import Array, mean_stderr, verdict
+from eval_orchestrator.comparison.verdict import Verdict
 
 GRID_POINTS = 1601  # of the partial sum's density (a 20 MB kernel): boundaries good to ~1e-3
 MIN_FIRST_LOOK = 20  # paired samples before a first look: the SE needs them

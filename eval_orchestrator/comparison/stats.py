@@ -12,11 +12,12 @@ import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
+
+from eval_orchestrator.comparison.verdict import Verdict
 
 Array = NDArray[np.float64]
 
@@ -193,9 +194,6 @@ def holm(p_values: Sequence[float]) -> list[float]:
         running = max(running, min(1.0, (tests - rank) * p))
         adjusted[i] = running
     return adjusted
-
-
-Verdict = Literal["better", "worse", "non-inferior", "no detectable difference", "not compared"]
 
 
 def verdict(ci: tuple[float, float], margin: float | None) -> Verdict:

@@ -22,7 +22,12 @@ WEAVE_PINS := weave==0.54.0 gql==4.4.0 sentry-sdk==2.75.0 cachetools==8.0.1 disk
 	polyfile-weave==0.5.9 abnf==2.2.0 chardet==7.7.0 cint==1.0.0 fickling==0.1.12 graphviz==0.21 \
 	intervaltree==3.2.1 kaitaistruct==0.11 pdfminer.six==20260107
 
-.PHONY: install quickstart test lint bench clean
+# The docs site's tools live in their own venv: mkdocs-material needs requests>=2.33, which the
+# determined extra (requests<2.32) cannot share.
+DOCS_VENV ?= .venv-docs
+DOCS_PINS := "mkdocs==1.6.1" "mkdocs-material==9.8.2" "mkdocs-click==0.9.0"
+
+.PHONY: install quickstart test lint bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,6 +45,13 @@ quickstart: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+docs: $(STAMP)
+	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
+	$(DOCS_VENV)/bin/pip --disable-pip-version-check --quiet install $(DOCS_PINS) 2>&1 | $(QUIET)
+	$(BIN)/python scripts/gen_config_reference.py
+	$(BIN)/python -m eval_orchestrator.inspect_options
+	NO_MKDOCS_2_WARNING=1 PYTHONPATH=. $(DOCS_VENV)/bin/mkdocs build --strict --quiet
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/resolve_wandb.py
@@ -59,4 +71,4 @@ lint: $(STAMP)
 		&& $(BIN)/mypy --strict --ignore-missing-imports --allow-untyped-calls benchmarks
 
 clean:
-	rm -rf .quickstart .pytest_cache .mypy_cache .ruff_cache benchmarks/.data
+	rm -rf .quickstart .pytest_cache .mypy_cache .ruff_cache benchmarks/.data site

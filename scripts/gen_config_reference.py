@@ -38,7 +38,7 @@ def _rows(name: str, schema: dict[str, Any], defs: dict[str, Any], prefix: str, 
         text = " ".join(str(prop.get("description", "")).split()).replace("|", "\\|")
         out.append(f"| `{path}` | {_type(prop, defs)} | `{default}` | {text} |")
         ref = prop.get("$ref") or next((p["$ref"] for p in prop.get("anyOf", []) if "$ref" in p), None)
-        if ref and not prop.get("type") == "array":
+        if ref and prop.get("type") != "array":
             nested.append((path, defs[ref.rsplit("/", 1)[-1]]))
     for path, sub in nested:
         _rows(path, sub, defs, f"{path}.", out)

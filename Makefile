@@ -4,11 +4,18 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# A CPU build of torch, installed before the hf extra so nothing pulls CUDA wheels.
-TORCH_SPEC ?= torch==2.13.0
+# uv installs the committed lockfiles (requirements/*.lock, made by `make lock` from pyproject.toml):
+# the same versions on every machine, in seconds (pip took minutes). `pip install -e .` still works.
+UV_VERSION := 0.13.9
+UV := $(BIN)/uv pip install --python $(BIN)/python
+# A CPU build of torch first, so nothing pulls CUDA wheels: from this machine's wheel folder when it
+# has one (uv does not read pip's config), else PyPI's (set TORCH_SPEC for another build).
+FIND_LINKS := $(if $(wildcard /opt/wheels/torch-2.13.0+cpu-*),--find-links /opt/wheels)
+TORCH_SPEC ?= $(if $(FIND_LINKS),torch==2.13.0+cpu,torch==2.13.0)
 PIP := $(BIN)/pip --disable-pip-version-check --quiet
 # pip warns once per missing mirror folder on these machines; hide that noise, keep pip's exit code.
 QUIET := { grep -v "^WARNING: Location" || true; }
+QUICK_STAMP := $(VENV)/.quickstart-installed
 STAMP := $(VENV)/.installed
 # inspect-evals needs requests>=2.32 and the determined extra pins requests<2.32, so they cannot share
 # the venv: the tests that need Inspect's ecosystem packages (inspect-evals, inspect-wandb) run with this
@@ -27,20 +34,40 @@ WEAVE_PINS := weave==0.54.0 gql==4.4.0 sentry-sdk==2.75.0 cachetools==8.0.1 disk
 DOCS_VENV ?= .venv-docs
 DOCS_PINS := "mkdocs==1.6.1" "mkdocs-material==9.8.2" "mkdocs-click==0.9.0"
 
-.PHONY: install quickstart test lint bench docs clean
+.PHONY: install quickstart test lint bench docs lock clean
 
-$(STAMP): pyproject.toml
+$(BIN)/uv:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install "$(TORCH_SPEC)" 2>&1 | $(QUIET)
-	$(PIP) install -e ".[hf,dev,determined,ray]" 2>&1 | $(QUIET)
+	$(PIP) install "uv==$(UV_VERSION)" 2>&1 | $(QUIET)
+
+# What the quickstart uses (the hf extra), with uv's progress shown; the test install adds the rest.
+$(QUICK_STAMP): pyproject.toml requirements/quickstart.lock | $(BIN)/uv
+	$(UV) $(FIND_LINKS) "$(TORCH_SPEC)"
+	$(UV) -r requirements/quickstart.lock
+	$(UV) --no-deps -e .
+	$(BIN)/python -c "import eval_orchestrator, torch, transformers, inspect_ai, wandb"
+	touch $@
+
+$(STAMP): $(QUICK_STAMP) requirements/test.lock
+	$(UV) -r requirements/test.lock
+	$(UV) --no-deps -e .
 	$(BIN)/python -c "import eval_orchestrator, torch, transformers, inspect_ai, wandb, moto, determined, ray"
 	rm -rf $(EVALS_SITE)
-	$(PIP) install --no-deps --target $(EVALS_SITE) $(EVALS_PINS) $(WEAVE_PINS) 2>&1 | $(QUIET)
-	touch $(STAMP)
+	$(UV) --no-deps --target $(EVALS_SITE) $(EVALS_PINS) $(WEAVE_PINS)
+	touch $@
 
 install: $(STAMP)
 
-quickstart: $(STAMP)
+# The lockfiles, from pyproject.toml (torch left out: it is installed first, as a CPU build)
+lock: | $(BIN)/uv
+	echo "$(TORCH_SPEC)" > $(VENV)/torch-constraint.txt
+	$(BIN)/uv pip compile pyproject.toml --extra hf -o requirements/quickstart.lock $(FIND_LINKS) \
+		-c $(VENV)/torch-constraint.txt --no-emit-package torch --python-version 3.11 -q --custom-compile-command "make lock"
+	$(BIN)/uv pip compile pyproject.toml --extra hf --extra dev --extra determined --extra ray \
+		-o requirements/test.lock $(FIND_LINKS) -c $(VENV)/torch-constraint.txt --no-emit-package torch \
+		--python-version 3.11 -q --custom-compile-command "make lock"
+
+quickstart: $(QUICK_STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/quickstart.sh
 
 test: $(STAMP)

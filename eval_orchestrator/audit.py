@@ -47,7 +47,7 @@ class _Open:
     log_dir: str
 
 
-@hooks(name=AUDIT_HOOK_NAME, description="eval-orchestrator: usage and audit log of every model call (JSONL)")
+@hooks(name=AUDIT_HOOK_NAME, description="usage log of every model call")
 class UsageAudit(Hooks):
     def __init__(self) -> None:
         global _instance

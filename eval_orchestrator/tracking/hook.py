@@ -61,7 +61,8 @@ class TrackedJob:
         return self.meta.job
 
 
-@hooks(name=HOOK_NAME, description="eval-orchestrator: one W&B run per checkpoint version x task")
+# Short descriptions: Inspect prints "  <package>/<name>: <description>" in its banner, within 80 columns.
+@hooks(name=HOOK_NAME, description="a W&B run per version x task")
 class WandbTracker(Hooks):
     def __init__(self) -> None:
         global _instance

@@ -77,6 +77,7 @@ docs: $(STAMP)
 	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
 	$(DOCS_VENV)/bin/pip --disable-pip-version-check --quiet install $(DOCS_PINS) 2>&1 | $(QUIET)
 	$(BIN)/python scripts/gen_config_reference.py
+	$(BIN)/python scripts/docs.py
 	$(BIN)/python -m eval_orchestrator.inspect_options
 	NO_MKDOCS_2_WARNING=1 PYTHONPATH=. $(DOCS_VENV)/bin/mkdocs build --strict --quiet
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def blocks() -> dict[tuple[Path, str], str]:
     from eval_orchestrator import env
 
-    return {(ROOT / "README.md", "env-table"): env.markdown_table()}
+    return {(ROOT / "docs" / "reference" / "environment.md", "env-table"): env.markdown_table()}
 
 
 def render(text: str, name: str, body: str) -> str:

@@ -7,7 +7,9 @@ BIN := $(VENV)/bin
 # uv installs the committed lockfiles (requirements/*.lock, made by `make lock` from pyproject.toml):
 # the same versions on every machine, in seconds (pip took minutes). `pip install -e .` still works.
 UV_VERSION := 0.13.9
-UV := $(BIN)/uv pip install --python $(BIN)/python
+# --compile-bytecode: uv leaves .py files uncompiled, and where PYTHONDONTWRITEBYTECODE is set (as on
+# these machines) every process then compiles every import again: the suite took 12 min instead of 8.
+UV := $(BIN)/uv pip install --python $(BIN)/python --compile-bytecode
 # A CPU build of torch first, so nothing pulls CUDA wheels: from this machine's wheel folder when it
 # has one (uv does not read pip's config), else PyPI's (set TORCH_SPEC for another build).
 FIND_LINKS := $(if $(wildcard /opt/wheels/torch-2.13.0+cpu-*),--find-links /opt/wheels)

@@ -18,6 +18,7 @@ from eval_orchestrator.comparison.scores import SampleSummary, TaskScores, read_
 
 FLIP_IDS = 100  # ids listed per direction; the count is always exact
 TEXT_CHARS = 2000  # of an input, target or answer in a table cell
+Direction = Literal["regressed", "improved"]
 _TOLERANCE = 1e-12  # float noise in an epoch mean is not a flip
 
 
@@ -46,7 +47,7 @@ class SampleView:
 class FlipRow:
     task: str
     metric: str
-    direction: Literal["regressed", "improved"]
+    direction: Direction
     sample_id: str
     baseline_score: float | None
     candidate_score: float | None
@@ -101,29 +102,30 @@ def _epoch_means(log: str | None, task: str, metric: str, cache: dict[str, TaskS
 
 def flip_rows(report: ComparisonReport) -> list[FlipRow]:
     """Every listed flip of ``report``, regressions first, with both sides' details and epoch means."""
-    rows: list[FlipRow] = []
+    by_direction: dict[Direction, list[FlipRow]] = {"regressed": [], "improved": []}
     read: dict[str, TaskScores] = {}
-    for direction in ("regressed", "improved"):
-        for row in report.rows:
-            if row.flips is None:
-                continue
-            ids = getattr(row.flips, direction).ids
-            base_views = _views(row.baseline.log, set(ids), report.cluster)
-            cand_views = _views(row.candidate.log, set(ids), report.cluster)
-            base_scores = _epoch_means(row.baseline.log, row.task, row.metric, read)
-            cand_scores = _epoch_means(row.candidate.log, row.task, row.metric, read)
-            empty = SampleView(input="", target="", answer="", cluster="")
-            for sample in ids:
-                rows.append(
-                    FlipRow(
-                        task=row.task,
-                        metric=row.metric,
-                        direction=direction,
-                        sample_id=sample,
-                        baseline_score=base_scores.get(sample),
-                        candidate_score=cand_scores.get(sample),
-                        baseline=base_views.get(sample, empty),
-                        candidate=cand_views.get(sample, empty),
-                    )
+    empty = SampleView(input="", target="", answer="", cluster="")
+    for row in report.rows:
+        if row.flips is None:
+            continue
+        listed: dict[Direction, list[str]] = {"regressed": row.flips.regressed.ids, "improved": row.flips.improved.ids}
+        wanted = {sample for ids in listed.values() for sample in ids}  # each log read once for both directions
+        base_views = _views(row.baseline.log, wanted, report.cluster)
+        cand_views = _views(row.candidate.log, wanted, report.cluster)
+        base_scores = _epoch_means(row.baseline.log, row.task, row.metric, read)
+        cand_scores = _epoch_means(row.candidate.log, row.task, row.metric, read)
+        for direction, ids in listed.items():
+            by_direction[direction] += [
+                FlipRow(
+                    task=row.task,
+                    metric=row.metric,
+                    direction=direction,
+                    sample_id=sample,
+                    baseline_score=base_scores.get(sample),
+                    candidate_score=cand_scores.get(sample),
+                    baseline=base_views.get(sample, empty),
+                    candidate=cand_views.get(sample, empty),
                 )
-    return rows
+                for sample in ids
+            ]
+    return by_direction["regressed"] + by_direction["improved"]

@@ -223,10 +223,15 @@ class Spool:
     def lineage_file(self) -> Path:
         return self.root / LINEAGE_FILE
 
-    def record(self, record: LineageRecord) -> Path:
+    def _append(self, name: str, record: FrozenContract) -> Path:
+        """One record appended to one of the spool's JSON Lines files."""
         self.root.mkdir(parents=True, exist_ok=True)
-        append_jsonl(self.lineage_file, record.model_dump(mode="json"))
-        return self.lineage_file
+        path = self.root / name
+        append_jsonl(path, record.model_dump(mode="json"))
+        return path
+
+    def record(self, record: LineageRecord) -> Path:
+        return self._append(LINEAGE_FILE, record)
 
     def records(self) -> list[LineageRecord]:
         where = str(self.lineage_file)
@@ -239,10 +244,7 @@ class Spool:
         return records
 
     def record_comparison(self, record: ComparisonRecord) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / COMPARISONS_FILE
-        append_jsonl(path, record.model_dump(mode="json"))
-        return path
+        return self._append(COMPARISONS_FILE, record)
 
     def comparisons(self) -> list[ComparisonRecord]:
         path = self.root / COMPARISONS_FILE
@@ -252,10 +254,7 @@ class Spool:
         return records
 
     def record_report(self, record: ReportRecord) -> Path:
-        self.root.mkdir(parents=True, exist_ok=True)
-        path = self.root / REPORTS_FILE
-        append_jsonl(path, record.model_dump(mode="json"))
-        return path
+        return self._append(REPORTS_FILE, record)
 
     def reports(self) -> list[ReportRecord]:
         path = self.root / REPORTS_FILE

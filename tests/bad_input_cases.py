@@ -41,6 +41,12 @@ def valid_plan(**extra: object) -> Setup:
     return plan(json.dumps({**body, **extra}))
 
 
+def gate_record(gate: object) -> Setup:
+    """v1 of collection c with ``gate`` as its last gate decision in its trail metadata."""
+    version = {"created_at": "2026-01-01", "metadata": {"eval_orchestrator": {"gate": gate}}}
+    return damage("c/versions/v1/version.json", json.dumps(version).encode())
+
+
 def damage(path: str, data: bytes | None) -> Setup:
     def setup(root: Path) -> None:
         target = root / "registry" / path
@@ -140,29 +146,14 @@ CASES = [
         ("promote", "local-registry/c:v1", "--alias", "prod", "--reason", "x"),
         3,
         "held by the gate",
-        setup=damage(
-            "c/versions/v1/version.json",
-            json.dumps(
-                {
-                    "created_at": "2026-01-01",
-                    "metadata": {
-                        "eval_orchestrator": {
-                            "gate": {"outcome": "held", "source": "gate", "reason": "worse", "decided_at": "2026-01-01"}
-                        }
-                    },
-                }
-            ).encode(),
-        ),
+        setup=gate_record({"outcome": "held", "source": "gate", "reason": "worse", "decided_at": "2026-01-01"}),
     ),
     Case(
         "promote with a damaged trail",
         ("promote", "local-registry/c:v1", "--alias", "prod", "--reason", "x"),
         2,
         "damaged",
-        setup=damage(
-            "c/versions/v1/version.json",
-            json.dumps({"created_at": "2026-01-01", "metadata": {"eval_orchestrator": {"gate": "held"}}}).encode(),
-        ),
+        setup=gate_record("held"),
     ),
     Case("history of a missing collection", ("registry", "history", "nope"), 2, "not found"),
     Case("history of a bad name", ("registry", "history", "../c"), 2, ""),

@@ -19,22 +19,15 @@ PIP := $(BIN)/pip --disable-pip-version-check --quiet
 QUIET := { grep -v "^WARNING: Location" || true; }
 QUICK_STAMP := $(VENV)/.quickstart-installed
 STAMP := $(VENV)/.installed
-# inspect-evals needs requests>=2.32 and the determined extra pins requests<2.32, so they cannot share
-# the venv: the tests that need Inspect's ecosystem packages (inspect-evals, inspect-wandb) run with this
-# overlay on PYTHONPATH instead (a folder named site-packages, so Inspect namespaces its tasks as
-# inspect_evals/<name>, as for an installed package).
-EVALS_SITE := $(VENV)/evals/site-packages
-EVALS_PINS := inspect-evals==0.26.0 inspect-wandb==0.3.0 requests==2.34.2 backoff==2.2.1 datasets==5.2.0 \
-	dill==0.4.1 multiprocess==0.70.19 pyarrow==26.0.1 toml==0.10.2 xxhash==4.1.0
-# inspect-wandb's weave extra: weave and what it needs beyond the venv.
-WEAVE_PINS := weave==0.54.0 gql==4.4.0 sentry-sdk==2.75.0 cachetools==8.0.1 diskcache-weave==5.6.3.post1 \
-	polyfile-weave==0.5.9 abnf==2.2.0 chardet==7.7.0 cint==1.0.0 fickling==0.1.12 graphviz==0.21 \
-	intervaltree==3.2.1 kaitaistruct==0.11 pdfminer.six==20260107
-
-# The docs site's tools live in their own venv: mkdocs-material needs requests>=2.33, which the
-# determined extra (requests<2.32) cannot share.
-DOCS_VENV ?= .venv-docs
-DOCS_PINS := "mkdocs==1.6.1" "mkdocs-material==9.8.2" "mkdocs-click==0.9.0"
+# The Determined SDK pins requests<2.32, which inspect-evals, weave and mkdocs-material (>=2.32) cannot
+# share: the main venv holds Inspect's ecosystem (the evals and weave extras) and the docs tools, and the
+# Determined tests run in a venv of their own, from their own lockfile.
+DET_VENV ?= .venv-determined
+DET_BIN := $(DET_VENV)/bin
+DET_STAMP := $(DET_VENV)/.installed
+# Every test extra; the lockfiles are compiled from them (`make lock`).
+TEST_EXTRAS := --extra hf --extra dev --extra ray --extra evals --extra weave --extra docs
+DET_EXTRAS := --extra hf --extra dev --extra determined
 
 .PHONY: install quickstart test lint bench docs lock clean
 
@@ -53,35 +46,43 @@ $(QUICK_STAMP): pyproject.toml requirements/quickstart.lock | $(BIN)/uv
 $(STAMP): $(QUICK_STAMP) requirements/test.lock
 	$(UV) -r requirements/test.lock
 	$(UV) --no-deps -e .
-	$(BIN)/python -c "import eval_orchestrator, torch, transformers, inspect_ai, wandb, moto, determined, ray"
-	rm -rf $(EVALS_SITE)
-	$(UV) --no-deps --target $(EVALS_SITE) $(EVALS_PINS) $(WEAVE_PINS)
+	$(BIN)/python -c "import eval_orchestrator, moto, ray, inspect_evals, inspect_wandb, weave, mkdocs"
 	touch $@
 
-install: $(STAMP)
+$(DET_STAMP): pyproject.toml requirements/determined.lock | $(BIN)/uv
+	test -x $(DET_BIN)/python || $(PYTHON) -m venv --without-pip $(DET_VENV)
+	$(BIN)/uv pip install --python $(DET_BIN)/python --compile-bytecode $(FIND_LINKS) "$(TORCH_SPEC)"
+	$(BIN)/uv pip install --python $(DET_BIN)/python --compile-bytecode -r requirements/determined.lock
+	$(BIN)/uv pip install --python $(DET_BIN)/python --compile-bytecode --no-deps -e .
+	$(DET_BIN)/python -c "import eval_orchestrator, determined, inspect_ai, torch"
+	touch $@
+
+install: $(STAMP) $(DET_STAMP)
 
 # The lockfiles, from pyproject.toml (torch left out: it is installed first, as a CPU build)
+LOCK := $(BIN)/uv pip compile pyproject.toml $(FIND_LINKS) -c $(VENV)/torch-constraint.txt --no-emit-package torch \
+	--python-version 3.11 -q --custom-compile-command "make lock"
 lock: | $(BIN)/uv
 	echo "$(TORCH_SPEC)" > $(VENV)/torch-constraint.txt
-	$(BIN)/uv pip compile pyproject.toml --extra hf -o requirements/quickstart.lock $(FIND_LINKS) \
-		-c $(VENV)/torch-constraint.txt --no-emit-package torch --python-version 3.11 -q --custom-compile-command "make lock"
-	$(BIN)/uv pip compile pyproject.toml --extra hf --extra dev --extra determined --extra ray \
-		-o requirements/test.lock $(FIND_LINKS) -c $(VENV)/torch-constraint.txt --no-emit-package torch \
-		--python-version 3.11 -q --custom-compile-command "make lock"
+	$(LOCK) --extra hf -o requirements/quickstart.lock
+	$(LOCK) $(TEST_EXTRAS) -o requirements/test.lock
+	$(LOCK) $(DET_EXTRAS) -o requirements/determined.lock
 
 quickstart: $(QUICK_STAMP)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/quickstart.sh
 
-test: $(STAMP)
-	$(BIN)/python -m pytest
+# Two runs, both always: the suite in the main venv, then the Determined tests in theirs.
+test: $(STAMP) $(DET_STAMP)
+	main=0; det=0; \
+	$(BIN)/python -m pytest -m "not determined" || main=$$?; \
+	$(DET_BIN)/python -m pytest -m determined || det=$$?; \
+	exit $$(( main ? main : det ))
 
 docs: $(STAMP)
-	test -x $(DOCS_VENV)/bin/python || $(PYTHON) -m venv $(DOCS_VENV)
-	$(DOCS_VENV)/bin/pip --disable-pip-version-check --quiet install $(DOCS_PINS) 2>&1 | $(QUIET)
 	$(BIN)/python scripts/gen_config_reference.py
 	$(BIN)/python scripts/docs.py
 	$(BIN)/python -m eval_orchestrator.inspect_options
-	NO_MKDOCS_2_WARNING=1 PYTHONPATH=. $(DOCS_VENV)/bin/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 PYTHONPATH=. $(BIN)/mkdocs build --strict --quiet
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/resolve_wandb.py
@@ -96,8 +97,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/startup.py
 	$(BIN)/python benchmarks/sequential.py
 
-lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy \
+# mypy twice: the Determined code is typed against the SDK only where it is installed.
+lint: $(STAMP) $(DET_STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy && $(DET_BIN)/mypy \
 		&& $(BIN)/mypy --strict --ignore-missing-imports --allow-untyped-calls benchmarks
 
 clean:

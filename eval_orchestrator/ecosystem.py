@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterable
 from importlib.util import find_spec
 
 from eval_orchestrator import env, inspect_api
@@ -21,10 +22,15 @@ log = logging.getLogger(__name__)
 
 WEAVE_HOOKS = "inspect_wandb/weave_evaluation_hooks"  # inspect-wandb's Weave hooks, as Inspect registers them
 WEAVE_INSTALL = "pip install 'inspect-wandb[weave]'"
+# Packages whose Inspect entry point only registers tasks, loaded only for a plan that names one of
+# them (`inspect_evals/<name>`): inspect-evals' imports all its ~130 task modules (datasets, pyarrow),
+# 1.8 s of every run's start-up otherwise (benchmarks/weave_import.py).
+TASK_COLLECTIONS = frozenset({"inspect_evals"})
 
 
-def load_entry_points(weave: bool) -> None:
-    """Load installed packages' Inspect entry points (once per process), as the plan needs them.
+def load_entry_points(weave: bool, tasks: Iterable[str] = ()) -> None:
+    """Load installed packages' Inspect entry points (once per process), as the plan needs them: task
+    collections only when one of ``tasks`` names them (``inspect_evals/<name>``).
 
     With the switch off, inspect-wandb is loaded with ``weave`` hidden, so it registers no Weave
     hooks and never imports Weave (well over a second per run: it pulls in OpenTelemetry, gql and
@@ -34,13 +40,15 @@ def load_entry_points(weave: bool) -> None:
     # Weave and wandb send their own crash reports to Sentry and flush them, retrying, at exit:
     # nothing leaves the machine unless the user asks for it (WANDB_ERROR_REPORTING=true).
     env.set_default("WANDB_ERROR_REPORTING", "false")
+    named = {spec.split("/", 1)[0] for spec in tasks if "/" in spec}
+    skip = TASK_COLLECTIONS - named
     hide = not weave and "weave" not in sys.modules and find_spec("inspect_wandb") is not None
     if not hide:
-        inspect_api.ensure_entry_points()
+        inspect_api.ensure_entry_points(skip)
         return
     sys.modules["weave"] = None  # type: ignore[assignment]  # import and find_spec both see no weave
     try:
-        inspect_api.ensure_entry_points()
+        inspect_api.ensure_entry_points(skip)
     finally:
         if sys.modules.get("weave", ...) is None:
             del sys.modules["weave"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +18,30 @@ if TYPE_CHECKING:
     from inspect_ai.log import EvalLog
 
 
-def ensure_entry_points() -> None:
-    """Load the Inspect entry points of installed packages (hooks, providers, tasks), once per process."""
-    from inspect_ai._util.entrypoints import ensure_entry_points as load
+_ENTRY_POINTS_LOADED: set[str] = set()  # the packages whose entry points this process has loaded
 
-    load()
+
+def ensure_entry_points(skip: Collection[str] = ()) -> None:
+    """Load the Inspect entry points of installed packages (hooks, providers, tasks), once each per process,
+    but not those of the packages in ``skip``; a later call without them loads them.
+
+    Inspect's hooks load every package's entry points before each eval (``ensure_entry_points()``,
+    all or nothing); its flag ``_inspect_ai_eps_loaded_all`` tells it they are loaded, so a package
+    skipped here stays unloaded there.
+    """
+    from importlib.metadata import entry_points
+
+    from inspect_ai._util import entrypoints
+
+    for point in entry_points(group="inspect_ai"):
+        if point.name in _ENTRY_POINTS_LOADED or point.name in skip:
+            continue
+        _ENTRY_POINTS_LOADED.add(point.name)
+        try:
+            point.load()
+        except Exception as ex:  # as Inspect's own loader: one broken package does not stop the others
+            entrypoints.logger.warning(f"Unexpected exception loading entrypoints from '{point.value}': {ex}")
+    entrypoints._inspect_ai_eps_loaded_all = True
 
 
 def is_prerequisite_error(exc: BaseException) -> bool:
@@ -46,7 +65,7 @@ def model_providers() -> dict[str, Callable[[], Any]]:
     import inspect_ai.model._providers.providers  # noqa: F401  # registers the built-in providers
     from inspect_ai._util.registry import registry_find, registry_info, registry_unqualified_name
 
-    ensure_entry_points()  # providers of installed packages (an entry point, like ours)
+    # registry_find loads installed packages' entry points (their providers, like ours) unless we have
     found: dict[str, Callable[[], Any]] = {}
     for wrapper in registry_find(lambda info: info.type == "modelapi"):
         name = registry_unqualified_name(registry_info(wrapper))

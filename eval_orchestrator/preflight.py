@@ -32,7 +32,8 @@ WANDB_ENTITY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def check_plan(config: RunConfig, environ: Mapping[str, str] | None = None) -> None:
-    load_entry_points(config.wandb.weave)  # first: the checks below look up what they register
+    # first: the checks below look up what they register
+    load_entry_points(config.wandb.weave, [task.spec for task in config.tasks])
     check_secrets(config, environ)
     check_model(config)
     check_selection(config)

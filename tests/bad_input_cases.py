@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 TASK = Path(__file__).parent / "fixtures" / "skill_tasks.py"
 Setup = Callable[[Path], None]
@@ -21,6 +22,8 @@ class Case:
     fragment: str = ""  # a piece the error line must hold
     env: dict[str, str] = field(default_factory=dict)
     setup: Setup | None = None  # prepares the case's own folder (and its own registry copy)
+    # "determined": runs in .venv-determined, which has the Determined SDK and not Inspect's ecosystem
+    venv: Literal["main", "determined"] = "main"
 
 
 def run(*args: str) -> tuple[str, ...]:
@@ -338,6 +341,7 @@ CASES = [
             watch={"collections": ["local-registry/c"], "executor": "determined"},
             inspect={"log_dir": "/tmp/shared-logs"},
         ),
+        venv="determined",
     ),
     # -- environment -----------------------------------------------------------------------
     *(
@@ -443,13 +447,27 @@ CASES = [
     ),
     Case("run --limit with --sample-id", run("--limit", "2", "--sample-id", "1"), 2, "cannot be used together"),
     Case("sync nothing", ("sync",), 2, "nothing to sync"),
-    Case("export missing config", ("determined", "export", "nope.yaml", "-o", "x.yaml"), 2, "not found"),
+    Case(
+        "export missing config",
+        ("determined", "export", "nope.yaml", "-o", "x.yaml"),
+        2,
+        "not found",
+        venv="determined",
+    ),
+    Case(
+        "export without the determined SDK",
+        ("determined", "export", "plan.yaml", "-o", "x.yaml"),
+        2,
+        "pip install 'eval-orchestrator[determined]'",
+        setup=valid_plan(),
+    ),
     Case(
         "export into a missing dir",
         ("determined", "export", "plan.yaml", "-o", "no/such/dir/x.yaml"),
         2,
         "",
         setup=valid_plan(),
+        venv="determined",
     ),
     Case(
         "export a secret",
@@ -457,6 +475,7 @@ CASES = [
         2,
         "looks like a secret",
         setup=valid_plan(wandb={"config": {"token": "x"}}),
+        venv="determined",
     ),
     Case(
         "wandb.weave without inspect-wandb[weave]",
@@ -464,15 +483,23 @@ CASES = [
         2,
         "pip install 'inspect-wandb[weave]'",
         setup=valid_plan(wandb={"weave": True}),
+        venv="determined",
     ),
-    Case("determined run off-cluster", ("determined", "run"), 2, "--experiment-config"),
-    Case("determined run missing experiment", ("determined", "run", "--experiment-config", "nope.yaml"), 2, ""),
+    Case("determined run off-cluster", ("determined", "run"), 2, "--experiment-config", venv="determined"),
+    Case(
+        "determined run missing experiment",
+        ("determined", "run", "--experiment-config", "nope.yaml"),
+        2,
+        "",
+        venv="determined",
+    ),
     Case(
         "determined run no hyperparameters",
         ("determined", "run", "--experiment-config", "plan.yaml"),
         2,
         "hyperparameters",
         setup=plan("name: x\n"),
+        venv="determined",
     ),
     Case(
         "determined run searched hparam",
@@ -480,6 +507,7 @@ CASES = [
         2,
         "searched",
         setup=plan('{"hyperparameters": {"checkpoint": {"type": "categorical", "vals": ["a"]}}}'),
+        venv="determined",
     ),
     Case(
         "determined run unknown hparam",
@@ -487,6 +515,7 @@ CASES = [
         2,
         "unknown key",
         setup=plan('{"hyperparameters": {"nosuch": 1}}'),
+        venv="determined",
     ),
     # -- damaged state ---------------------------------------------------------------------
     Case(

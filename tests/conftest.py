@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -17,6 +18,17 @@ os.environ.setdefault("INSPECT_DISPLAY", "none")
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The Determined SDK cannot share a venv with Inspect's ecosystem (see the Makefile): its tests
+    run in `.venv-determined`, where `make test` runs them; elsewhere they say where to run them."""
+    if importlib.util.find_spec("determined") is not None:
+        return
+    skip = pytest.mark.skip(reason="needs the determined SDK: `make test` runs these in .venv-determined")
+    for item in items:
+        if item.get_closest_marker("determined"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)

@@ -57,10 +57,10 @@ def _attempt(case: Case, shared: Path, root: Path) -> tuple[Case, Completed]:
 CASES = [*FIRST, *HOSTILE_CASES]
 
 
-def test_the_bad_input_corpus(tmp_path: Path) -> None:
+def _corpus(cases: list[Case], tmp_path: Path) -> None:
     shared = _registry(tmp_path / "base")
     before = invoke("registry", "ls", "--json", env={"EVAL_ORCHESTRATOR_REGISTRY": str(shared)}).stdout
-    results = [_attempt(case, shared, tmp_path / f"case-{index}") for index, case in enumerate(CASES)]
+    results = [_attempt(case, shared, tmp_path / f"case-{index}") for index, case in enumerate(cases)]
     tally = {"tried": len(results), "clean": 0, "tracebacks": 0, "wrong exit": 0, "silent": 0}
     problems = []
     for case, done in results:
@@ -76,11 +76,24 @@ def test_the_bad_input_corpus(tmp_path: Path) -> None:
             continue
         problems.append(f"{case.name}: exit {done.returncode}, stderr {done.stderr[-600:]!r}")
     print(f"\nbad-input corpus: {tally}")
-    assert len(CASES) >= 250
     assert not problems, "\n".join(problems)
     after = invoke("registry", "ls", "--json", env={"EVAL_ORCHESTRATOR_REGISTRY": str(shared)}).stdout
     assert after == before  # the shared registry is as it was: nothing half-written
     assert not list(shared.rglob(".add-*"))
+
+
+def test_the_bad_input_corpus(tmp_path: Path) -> None:
+    cases = [case for case in CASES if case.venv == "main"]
+    assert len(cases) >= 250
+    _corpus(cases, tmp_path)
+
+
+@pytest.mark.determined
+def test_the_bad_input_corpus_of_the_determined_venv(tmp_path: Path) -> None:
+    """The Determined commands with the SDK installed, and what is refused where inspect-wandb is not."""
+    cases = [case for case in CASES if case.venv == "determined"]
+    assert len(cases) >= 10
+    _corpus(cases, tmp_path)
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c.name.startswith("add a source")], ids=lambda c: c.name)

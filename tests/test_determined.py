@@ -19,7 +19,7 @@ from eval_orchestrator.errors import ConfigError
 from tests.test_cli import assert_one_line_error, cli
 from tests.wandb_files import read_runs
 
-pytest.importorskip("determined")
+pytestmark = pytest.mark.determined  # runs in .venv-determined (see the Makefile)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SLOW = f"{FIXTURES / 'slow_tasks.py'}@slow"

@@ -4,6 +4,7 @@ nor lists them (they would print "hooks enabled: 2" and then do nothing there)."
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +21,8 @@ def test_a_plain_inspect_eval_does_not_list_our_hooks(tmp_path: Path) -> None:
     done = subprocess.run(inspect, capture_output=True, text=True, env=environ, cwd=tmp_path, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     printed = done.stdout + done.stderr
-    assert "hooks enabled" not in printed and "eval_orchestrator" not in printed, printed[:2000]
+    # Inspect lists the enabled hooks ("hooks enabled: 0" where inspect-wandb is installed but off).
+    assert not re.search(r"hooks enabled: [1-9]", printed) and "eval_orchestrator" not in printed, printed[:2000]
 
 
 def test_our_hooks_are_enabled_only_where_an_eval_requires_them() -> None:

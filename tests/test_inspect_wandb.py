@@ -1,4 +1,4 @@
-"""inspect-wandb (with its weave extra) installed beside us: the overlay `make install` builds.
+"""inspect-wandb (with its weave extra) installed beside us, as the `weave` extra installs it.
 
 Switch off (the default): exactly one W&B run per job, ours, and Weave never imported. Switch on
 (`wandb.weave: true`): inspect-wandb's Weave hooks trace each eval, with our checkpoint name,
@@ -10,6 +10,7 @@ records any attempt to reach a host other than loopback.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -24,14 +25,14 @@ from tests.servers.wandb_server import API_KEY, Server
 from tests.servers.weave_server import WeaveServer
 from tests.test_cli import assert_one_line_error, cli
 
-OVERLAY = Path(sys.prefix) / "evals" / "site-packages"
 FIXTURES = Path(__file__).parent / "fixtures"
 SKILL = FIXTURES / "skill_tasks.py"
 SAMPLES = 20  # the skill task's
 
-needs_overlay = pytest.mark.skipif(
-    not (OVERLAY / "weave").is_dir() or not (OVERLAY / "inspect_wandb").is_dir(),
-    reason=f"no inspect-wandb[weave] overlay at {OVERLAY}; `make install` builds it",
+# inspect-wandb and weave are in the main venv (the weave extra); .venv-determined has neither.
+needs_weave = pytest.mark.skipif(
+    importlib.util.find_spec("inspect_wandb") is None or importlib.util.find_spec("weave") is None,
+    reason="needs inspect-wandb[weave]: pip install 'eval-orchestrator[weave]' (make install does)",
 )
 
 
@@ -56,7 +57,7 @@ def weave_server() -> Iterator[WeaveServer]:
 
 
 def run(tmp: Path, extra_env: dict[str, str], **wandb: object) -> subprocess.CompletedProcess[str]:
-    """`eval-orchestrator run` on tiny with the skill task, inspect-wandb[weave] importable, audited."""
+    """`eval-orchestrator run` on tiny with the skill task, audited."""
     plan = {
         "checkpoints": ["local-registry/tiny"],
         "tasks": [f"{SKILL}@skill"],
@@ -66,8 +67,12 @@ def run(tmp: Path, extra_env: dict[str, str], **wandb: object) -> subprocess.Com
     }
     (tmp / "plan.yaml").write_text(yaml.safe_dump(plan))
     (tmp / "audit").mkdir(exist_ok=True)
-    path = os.pathsep.join([str(FIXTURES / "network_audit"), str(OVERLAY)])
-    env = {**os.environ, "PYTHONPATH": path, "NETWORK_AUDIT_DIR": str(tmp / "audit"), **extra_env}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(FIXTURES / "network_audit"),
+        "NETWORK_AUDIT_DIR": str(tmp / "audit"),
+        **extra_env,
+    }
     return subprocess.run(
         [sys.executable, "-m", "eval_orchestrator.cli", "run", "--config", str(tmp / "plan.yaml")],
         capture_output=True, text=True, timeout=300, env=env,
@@ -89,7 +94,7 @@ def weave_modules(tmp: Path) -> set[str]:
     return {name for line in (tmp / "audit" / "modules.txt").read_text().splitlines() for name in line.split()[1:]}
 
 
-@needs_overlay
+@needs_weave
 def test_switch_off_one_w_and_b_run_per_job_and_weave_never_imported(isolated_env: Path, tiny: str) -> None:
     # What inspect-wandb needs to switch itself on: a key, a project and an entity (W&B stays offline).
     env = {"WANDB_PROJECT": "evals", "WANDB_ENTITY": "team", "WANDB_API_KEY": "e0" * 20, "WANDB_MODE": "offline"}
@@ -103,7 +108,7 @@ def test_switch_off_one_w_and_b_run_per_job_and_weave_never_imported(isolated_en
     assert "Weave" not in done.stderr and "weave" not in done.stderr
 
 
-@needs_overlay
+@needs_weave
 def test_switch_on_traces_each_eval_to_weave_with_the_checkpoint_it_measured(
     wandb_server: Server, weave_server: WeaveServer, isolated_env: Path, tiny: str
 ) -> None:
@@ -137,7 +142,7 @@ def test_switch_on_traces_each_eval_to_weave_with_the_checkpoint_it_measured(
     assert "weave" in weave_modules(isolated_env)
 
 
-@needs_overlay
+@needs_weave
 def test_switch_on_with_weave_down_skips_the_traces_not_the_eval(
     wandb_server: Server, isolated_env: Path, tiny: str
 ) -> None:
@@ -153,15 +158,16 @@ def test_switch_on_with_weave_down_skips_the_traces_not_the_eval(
     assert not [h for h in outside_hosts(isolated_env) if "sentry" in h]
 
 
-@needs_overlay
+@needs_weave
 def test_switch_on_needs_w_and_b_online(isolated_env: Path, tiny: str) -> None:
     done = run(isolated_env, {}, mode="offline", weave=True)
     assert_one_line_error(done, "wandb.weave: true needs W&B online (Weave has no offline mode)")
 
 
+@pytest.mark.determined  # .venv-determined: the venv without inspect-wandb
 def test_switch_on_needs_the_weave_extra(isolated_env: Path) -> None:
     plan = {"checkpoints": ["local-registry/tiny"], "tasks": [f"{SKILL}@skill"], "wandb": {"weave": True}}
     (isolated_env / "plan.yaml").write_text(yaml.safe_dump(plan))
-    done = cli("run", "--config", str(isolated_env / "plan.yaml"))  # no overlay: inspect-wandb is absent
+    done = cli("run", "--config", str(isolated_env / "plan.yaml"))
     assert_one_line_error(done, "needs inspect-wandb's Weave hooks, but inspect-wandb is not installed")
     assert "pip install 'inspect-wandb[weave]'" in done.stderr

@@ -7,6 +7,8 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.cli import invoke
 from tests.servers.wandb_server import Server
 
@@ -55,9 +57,6 @@ def test_each_listing_has_its_schema(isolated_env: Path, wandb_server: Server) -
     watched = out("watch", "--config", str(plan), "--once", "--json")
     assert keys(watched) == {"ref", "version", "digest", "role", "state", "attempts", "error", "external", "decision"}
     assert watched[0]["state"] == "baseline"  # type: ignore[index]
-    exported = out("determined", "export", str(plan), "-o", str(isolated_env / "exp.yaml"), "--json")
-    assert set(exported) == {"output", "name", "trials", "max_concurrent_trials", "experiment"}  # type: ignore[arg-type]
-    assert exported["trials"] == 1  # type: ignore[index]
     repaired = out("registry", "repair", "tiny", "--json")
     assert set(repaired) == {  # type: ignore[arg-type]
         "collection", "staging_removed", "set_aside", "aliases_dropped", "aliases_rebuilt",
@@ -65,3 +64,12 @@ def test_each_listing_has_its_schema(isolated_env: Path, wandb_server: Server) -
     synced = out("sync", "--json")
     assert set(synced) == {"runs_uploaded", "lineage_replayed", "already_done", "failed", "lost", "reports_saved"}  # type: ignore[arg-type]
     assert synced["runs_uploaded"]  # type: ignore[index]
+
+
+@pytest.mark.determined
+def test_the_determined_export_has_its_schema(isolated_env: Path) -> None:
+    plan = isolated_env / "plan.yaml"
+    plan.write_text(json.dumps({"checkpoints": ["local-registry/tiny:prod"], "tasks": [f"{SKILL}@skill"]}))
+    exported = out("determined", "export", str(plan), "-o", str(isolated_env / "exp.yaml"), "--json")
+    assert set(exported) == {"output", "name", "trials", "max_concurrent_trials", "experiment"}  # type: ignore[arg-type]
+    assert exported["trials"] == 1  # type: ignore[index]

@@ -32,7 +32,9 @@ from tests.ray_cluster import (
 )
 from tests.test_watch import register
 
-ray = pytest.importorskip("ray", reason="the ray extra (make install installs it)")
+ray = pytest.importorskip(
+    "ray", reason="needs the ray extra: in .venv, which make install builds (not in .venv-determined)"
+)
 
 
 pytestmark = pytest.mark.xdist_group("ray-faults")  # one cluster per module, on one xdist worker

@@ -105,8 +105,19 @@ def test_a_secret_in_a_config_file_is_refused(isolated_env: Path, registered: st
         done = cli("run", "--config", str(plan))
         assert_one_line_error(done, "looks like a secret")
         assert leaks(isolated_env, done.stdout, done.stderr) == []
+
+
+@pytest.mark.determined
+def test_a_secret_in_a_config_file_is_refused_by_the_determined_export(
+    isolated_env: Path, registered: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    outside = tmp_path_factory.mktemp("user-files")
+    for section in ({"wandb": {"config": {"db_password": PLANT}}}, {"model": {"args": {"hf_token": PLANT}}}):
+        plan = outside / "plan.yaml"
+        plan.write_text(json.dumps({"checkpoints": [registered], "tasks": [SECRET_TASK], **section}))
         exported = cli("determined", "export", str(plan), "-o", str(isolated_env / "experiment.yaml"))
-        assert exported.returncode == 2 and not (isolated_env / "experiment.yaml").exists(), exported.stderr
+        assert_one_line_error(exported, "looks like a secret")
+        assert not (isolated_env / "experiment.yaml").exists()
     tasks_arg = outside / "tasks.yaml"  # a task arg: the export's own refusal used to miss this section
     tasks_arg.write_text(
         json.dumps({"checkpoints": [registered], "tasks": [{"spec": SECRET_TASK, "args": {"token": PLANT}}]})

@@ -16,7 +16,7 @@ from eval_orchestrator.watch.ledger import Ledger
 from tests.servers.det_master import MasterState, serve
 from tests.test_watch import SKILL, aliases, eval_logs, register, watch_once, write_plan
 
-pytest.importorskip("determined")
+pytestmark = pytest.mark.determined  # runs in .venv-determined (see the Makefile)
 
 
 @pytest.fixture

@@ -96,7 +96,7 @@ def validate(experiment: Mapping[str, Any]) -> list[RunConfig]:
     read it through the package's own ``ExperimentConfig`` (as the trial harness does) and rebuild
     every grid point's run config through the trial's own code path.
     """
-    from determined import ExperimentConfig  # type: ignore[attr-defined]  # public, not in its __all__
+    from determined import ExperimentConfig  # type: ignore[attr-defined,unused-ignore]  # not in its __all__ (no SDK: unused)
 
     wrapped = ExperimentConfig(experiment)
     if wrapped.get_searcher_metric() != SEARCHER_METRIC or wrapped.slots_per_trial() < 1:

@@ -93,7 +93,7 @@ class DeterminedExecutor:
 
     def _sdk(self) -> Any:
         if self._client is None:
-            from determined.experimental import Determined  # type: ignore[attr-defined]  # public, not in __all__
+            from determined.experimental import Determined  # type: ignore[attr-defined,unused-ignore]  # not in __all__ (no SDK: unused)
 
             # The SDK's own order: DET_USER/DET_PASS, then the `det user login` cache, then the default user.
             with _determined_errors("logging in"):

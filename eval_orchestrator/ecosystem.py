@@ -1,7 +1,8 @@
 """Inspect's ecosystem packages in our process: inspect-wandb and Weave.
 
-inspect-wandb registers two hooks through Inspect's entry points. Its W&B Models hooks would log a
-second W&B run per eval (ours is the one), so they are always off. Its Weave hooks trace each eval
+inspect-wandb registers two hooks through Inspect's entry points; we load it only with the Weave switch
+on. Its W&B Models hooks would log a second W&B run per eval (ours is the one), so they are always off
+(also where Inspect loads it itself: a worker's process). Its Weave hooks trace each eval
 to Weave; they run only with the ``wandb.weave`` switch on, told our W&B project and entity, and
 with the eval's metadata (our job: checkpoint name, version, digest) as the Weave evaluation's
 attributes. wandb's own Weave auto-init stays off either way: inspect-wandb turns it off itself,
@@ -20,6 +21,7 @@ from eval_orchestrator.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+INSPECT_WANDB = "inspect_wandb"  # its Inspect entry point's name
 WEAVE_HOOKS = "inspect_wandb/weave_evaluation_hooks"  # inspect-wandb's Weave hooks, as Inspect registers them
 WEAVE_INSTALL = "pip install 'inspect-wandb[weave]'"
 # Packages whose Inspect entry point only registers tasks, loaded only for a plan that names one of
@@ -30,28 +32,22 @@ TASK_COLLECTIONS = frozenset({"inspect_evals"})
 
 def load_entry_points(weave: bool, tasks: Iterable[str] = ()) -> None:
     """Load installed packages' Inspect entry points (once per process), as the plan needs them: task
-    collections only when one of ``tasks`` names them (``inspect_evals/<name>``).
+    collections only when one of ``tasks`` names them (``inspect_evals/<name>``), inspect-wandb only
+    with the Weave switch on.
 
-    With the switch off, inspect-wandb is loaded with ``weave`` hidden, so it registers no Weave
-    hooks and never imports Weave (well over a second per run: it pulls in OpenTelemetry, gql and
-    Sentry). A task that imports weave itself later still can: it is hidden only while the entry
-    points load.
+    With the switch off inspect-wandb has nothing to do in our evals (its W&B Models hooks are off
+    for them, its Weave hooks need the switch), and loading it costs: Weave, OpenTelemetry, gql and
+    Sentry on import (well over a second), and its hooks' ``enabled()``, which Inspect asks at every
+    sample and re-validates inspect-wandb's settings from the environment each time (half the
+    busy time of a 10-sample mockllm job; benchmarks/scale.py). A later plan with the switch on
+    loads it then.
     """
     # Weave and wandb send their own crash reports to Sentry and flush them, retrying, at exit:
     # nothing leaves the machine unless the user asks for it (WANDB_ERROR_REPORTING=true).
     env.set_default("WANDB_ERROR_REPORTING", "false")
     named = {spec.split("/", 1)[0] for spec in tasks if "/" in spec}
-    skip = TASK_COLLECTIONS - named
-    hide = not weave and "weave" not in sys.modules and find_spec("inspect_wandb") is not None
-    if not hide:
-        inspect_api.ensure_entry_points(skip)
-        return
-    sys.modules["weave"] = None  # type: ignore[assignment]  # import and find_spec both see no weave
-    try:
-        inspect_api.ensure_entry_points(skip)
-    finally:
-        if sys.modules.get("weave", ...) is None:
-            del sys.modules["weave"]
+    skip = (TASK_COLLECTIONS - named) | (set() if weave else {INSPECT_WANDB})
+    inspect_api.ensure_entry_points(skip)
 
 
 def check_weave(mode: str, installed_hooks: set[str]) -> None:
@@ -81,7 +77,6 @@ def third_party_output(display: str | None) -> dict[str, str]:
     full``): the environment for the evals, and the same switches on libraries already imported."""
     if display == "full":
         return {}
-    import sys
 
     if "transformers" in sys.modules:  # imported already: its env vars were read at import
         from transformers.utils import logging as hf_logging

@@ -9,6 +9,7 @@ already holds ``.env`` (loaded by the CLI; the process wins over the file).
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -210,7 +211,12 @@ def load_dotenv_file() -> str | None:
 def required_hooks(environ: Environ | None = None) -> frozenset[str]:
     """Inspect's INSPECT_REQUIRED_HOOKS (ours sets it around each eval_set): the hooks an eval needs.
     Our hooks are enabled only where it names them, so a plain `inspect eval` does not list them."""
-    value = (os.environ if environ is None else environ).get("INSPECT_REQUIRED_HOOKS", "")
+    return _hook_names((os.environ if environ is None else environ).get("INSPECT_REQUIRED_HOOKS", ""))
+
+
+@functools.lru_cache(maxsize=8)
+def _hook_names(value: str) -> frozenset[str]:
+    # Inspect asks each hook's enabled() at every sample event: parsed once per value, not per call.
     return frozenset(name.strip() for name in value.split(",") if name.strip())
 
 

@@ -108,6 +108,15 @@ def run_mode(wandb: WandbConfig) -> WandbRunMode:
     return wandb.mode
 
 
+class GitInfo(FrozenContract):
+    """The code's git commit and remote (credentials stripped), read once per plan for every W&B run:
+    W&B would run git for each run otherwise (a third of a run's start on an offline run)."""
+
+    root: str | None = None  # the repository's top folder (None: not in a repository)
+    commit: str | None = None
+    remote_url: str | None = None
+
+
 class TrackingSettings(FrozenContract):
     """How the tracker logs a job to W&B, resolved once from the run config (never a secret)."""
 
@@ -125,6 +134,7 @@ class TrackingSettings(FrozenContract):
     weave: bool = False  # wandb.weave: Weave traces beside our runs
     secrets: tuple[str, ...] = ()  # the declared secrets' names: their values are scrubbed from what we write
     environment: str | None = None  # the plan's installed packages (name==version), for each results artifact
+    git: GitInfo | None = None  # None: each run asks git itself (read once per plan by orchestrate.run)
 
     @classmethod
     def from_config(cls, config: RunConfig) -> TrackingSettings:

@@ -25,6 +25,7 @@ from eval_orchestrator.scrub import Scrubber
 from eval_orchestrator.spool import Spool
 from eval_orchestrator.store.checkpoint_store import Materialized
 from eval_orchestrator.store.factory import open_store
+from eval_orchestrator.wandb_api import git_info
 
 if TYPE_CHECKING:
     from inspect_ai.log import EvalLog
@@ -162,8 +163,9 @@ def run(
             item = resolve(ref, config.store, progress, notify, registries, (pins or {}).get(ref))
             notify(f"resolved {ref} -> {item.resolved.version} ({item.resolved.digest[:12]}, {_where(item)})")
             materialized.append(item)
-        if tracking.mode != "disabled":  # the environment, once for the plan (not a scan per W&B run)
-            tracking = tracking.model_copy(update={"environment": str(Spool(tracking.dir).record_environment())})
+        if tracking.mode != "disabled":  # the environment and git, once for the plan (not per W&B run)
+            environment = str(Spool(tracking.dir).record_environment())
+            tracking = tracking.model_copy(update={"environment": environment, "git": git_info()})
         plan = build_plan(config, materialized, tasks, tracking, model_args_override)
         return execute(plan, notify, inspect_env)
     finally:

@@ -289,10 +289,13 @@ class Spool:
     def orphan_offline_runs(self, run_id: str) -> list[Path]:
         """Offline run folders of ``run_id`` that no record names: an attempt that died before it
         finished (its samples are taken over by the next attempt). Call holding ``run_lock(run_id)``."""
+        runs = (self.wandb_dir / "wandb").glob(f"offline-run-*-{run_id}")
+        found = sorted(folder for folder in runs if folder.is_dir())
+        if not found:  # a job's first attempt (the usual case): no need to read every record
+            return []
         named = {Path(record.run_dir).resolve() for record in self.records()}
         named |= {Path(record.run_dir).resolve() for record in self.comparisons()}
-        found = (self.wandb_dir / "wandb").glob(f"offline-run-*-{run_id}")
-        return [folder for folder in sorted(found) if folder.is_dir() and folder.resolve() not in named]
+        return [folder for folder in found if folder.resolve() not in named]
 
     def scrubbed_copy(self, job_key: str, name: str) -> Path:
         """Where the scrubbed copy of a job's Inspect log is kept for upload: here, not in the log dir,

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 from eval_orchestrator import env
 from eval_orchestrator.errors import RegistryError, Unavailable, UserError
+from eval_orchestrator.job import GitInfo
 
 if TYPE_CHECKING:
     import requests
@@ -93,6 +94,25 @@ def sdk_settings(**fields: Any) -> wandb.Settings:
     if url := env.get("WANDB_BASE_URL"):
         settings.base_url = url
     return settings
+
+
+def git_info() -> GitInfo:
+    """The working directory's git commit and remote URL as wandb.init reads them (its own reader: the
+    password stripped from the URL), to hand to each run's settings instead."""
+    from wandb.sdk.lib.gitlib import GitRepo  # wandb's reader, so the values are what a run would find
+
+    repo = GitRepo(lazy=False)
+    return GitInfo(root=repo.root_dir, commit=repo.last_commit, remote_url=repo.remote_url)
+
+
+def git_settings(info: GitInfo | None) -> dict[str, Any]:
+    """wandb.Settings fields that give a run its git info so it runs no git (None: it asks git itself).
+    An empty remote URL stops wandb looking for one; a missing commit stays missing."""
+    if info is None:
+        return {}
+    if info.root is None:
+        return {"disable_git": True}  # not in a repository: nothing to find
+    return {"git_root": info.root, "git_commit": info.commit, "git_remote_url": info.remote_url or ""}
 
 
 def first_line(exc: BaseException) -> str:

@@ -60,13 +60,16 @@ print("after a plan of file tasks:", "inspect_evals" in sys.modules, sorted(insp
 load_entry_points(False, ["inspect_evals/agent_threat_bench_memory_poison"])  # a later plan (a watcher's)
 [task] = inspect_api.load_tasks("inspect_evals/agent_threat_bench_memory_poison", {})
 print("after a plan naming one:", "inspect_evals" in sys.modules, task.name)
+load_entry_points(True, [])  # a plan with the Weave switch on
+print("after the switch on:", sorted(inspect_api._ENTRY_POINTS_LOADED), "weave" in sys.modules)
 """
 
 
-def test_inspect_evals_is_loaded_only_for_a_plan_that_names_its_tasks() -> None:
+def test_inspect_evals_and_inspect_wandb_are_loaded_only_for_a_plan_that_needs_them() -> None:
     done = subprocess.run([sys.executable, "-c", PROBE], cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    first, second = done.stdout.splitlines()
-    # Every other package's entry points loaded (our hooks, inspect-wandb's), inspect-evals' not.
-    assert first == "after a plan of file tasks: False ['eval_orchestrator', 'inspect_wandb']", first
+    first, second, third = done.stdout.splitlines()
+    # Our entry point loaded; inspect-evals' (its 130 task modules) and inspect-wandb's (Weave) not.
+    assert first == "after a plan of file tasks: False ['eval_orchestrator']", first
     assert second == "after a plan naming one: True inspect_evals/agent_threat_bench_memory_poison"
+    assert third == "after the switch on: ['eval_orchestrator', 'inspect_evals', 'inspect_wandb'] True", third

@@ -231,3 +231,43 @@ def test_dict_scores_are_a_metric_per_key_and_text_scores_are_left_out(
     progress = [row for row in run.history if "running/judge/utility_mean" in row]
     assert progress and progress[-1]["running/judge/utility_mean"] == 0.5
     assert "Unable to convert value to float" not in caplog.text  # no 0.0 with a warning per sample
+
+
+def test_each_run_has_the_git_commit_and_remote_read_once_per_plan(
+    two_versions: LocalRegistry, isolated_env: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The plan reads git once (wandb's own reader) and hands every run the commit and the remote,
+    its password stripped, instead of each run asking git."""
+    import os
+    import subprocess
+
+    repo = tmp_path_factory.mktemp("user-repo")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "x"], cwd=repo, check=True)
+    subprocess.run([*git, "remote", "add", "origin", "https://me:gh-t0ken-value@example.com/team/evals.git"], cwd=repo)
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True).stdout.strip()
+    # Count the git processes: a wrapper first on PATH logs each call, then runs the real git.
+    shim = tmp_path_factory.mktemp("shim")
+    real = subprocess.run(["bash", "-c", "command -v git"], capture_output=True, text=True).stdout.strip()
+    (shim / "git").write_text(f'#!/bin/sh\necho "$@" >> {shim / "calls"}\nexec {real} "$@"\n')
+    (shim / "git").chmod(0o755)
+    previous = os.getcwd()
+    os.environ["PATH"] = f"{shim}{os.pathsep}{os.environ['PATH']}"
+    try:
+        os.chdir(repo)
+        report = orchestrate.run(make_config(isolated_env), model_args_override={"custom_outputs": mock_outputs})
+    finally:
+        os.chdir(previous)
+        os.environ["PATH"] = os.environ["PATH"].split(os.pathsep, 1)[1]
+    assert report.ok, (report.failed, report.tracker_errors)
+    runs = read_runs(isolated_env / "wb")
+    assert len(runs) == 4
+    assert {(r.git_commit, r.git_remote_url) for r in runs} == {(commit, "https://me:@example.com/team/evals.git")}
+    calls = (shim / "calls").read_text().splitlines()
+    # The plan's reading (root, commit, remote) and wandb's own program-path lookup, once per process;
+    # before, each run asked git again (its root, commit and remote).
+    assert len(calls) <= 4, calls
+    assert not any(
+        "gh-t0ken-value" in path.read_text(errors="ignore") for path in (isolated_env / "wb").rglob("*.wandb")
+    )

@@ -66,6 +66,8 @@ class OfflineRun:
     history: list[dict[str, Any]] = field(default_factory=list)
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     exit_code: int | None = None
+    git_commit: str = ""
+    git_remote_url: str = ""
 
 
 def read_run(path: Path) -> OfflineRun:
@@ -78,6 +80,7 @@ def read_run(path: Path) -> OfflineRun:
             r = record.run
             run.run_id, run.project, run.group, run.job_type = r.run_id, r.project, r.run_group, r.job_type
             run.tags = list(r.tags)
+            run.git_commit, run.git_remote_url = r.git.commit, r.git.remote_url
             run.config.update(_items(r.config.update))
         elif kind == "config":
             run.config.update(_items(record.config.update))

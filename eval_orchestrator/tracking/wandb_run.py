@@ -19,7 +19,7 @@ from eval_orchestrator.job import Job, TrackingSettings, WandbRunMode
 from eval_orchestrator.scrub import Scrubber
 from eval_orchestrator.spool import Spool, append_history
 from eval_orchestrator.tracking.rows import run_id, run_name, run_tags
-from eval_orchestrator.wandb_api import first_line, history_short_of, outage, sdk_settings
+from eval_orchestrator.wandb_api import first_line, git_settings, history_short_of, outage, sdk_settings
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ class JobRun:
                 # W&B's requirements scan reads every installed package's metadata at each init (a
                 # third of a job's busy time); the plan records the environment once instead.
                 x_save_requirements=False,
+                **git_settings(settings.git),
                 init_timeout=settings.init_timeout,
                 # Past this, finish() gives up on uploading: the data stays on disk for `sync`.
                 finish_timeout=settings.finish_timeout,

@@ -89,7 +89,7 @@ def run_version(plan: Plan, version: PlannedVersion, inspect_env: Mapping[str, s
             model_args=dict(version.model_args),
             model_base_url=version.model_base_url,
             model_roles=dict(version.model_roles) or None,
-            metadata=checkpoint_metadata(version),
+            metadata={**(plan.inspect.metadata or {}), **checkpoint_metadata(version)},  # ours: checked apart
             **plan.inspect.eval_set_args(),
             **plan.generate,
         )

@@ -125,9 +125,16 @@ INSPECT_RESULT_OPTIONS = (
     "epochs",
     "epochs_reducer",
     "sample_id",
+    "sample_shuffle",  # which samples a --limit takes
     "time_limit",
     "message_limit",
     "token_limit",
+    "working_limit",
+    "turn_limit",
+    "cost_limit",
+    "score_on_error",
+    "sandbox",
+    "approval",
 )
 
 

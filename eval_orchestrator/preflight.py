@@ -49,6 +49,15 @@ def check_selection(config: RunConfig) -> None:
     """Inspect refuses --limit with --sample-id, but only once the checkpoint is loaded: refused here."""
     if config.inspect.limit is not None and config.inspect.sample_id is not None:
         raise UserError("inspect.limit and inspect.sample_id (--limit, --sample-id) cannot be used together; keep one")
+    if config.inspect.sample_shuffle not in (None, False) and config.inspect.sample_id is not None:
+        raise UserError(
+            "inspect.sample_shuffle and inspect.sample_id (--sample-shuffle, --sample-id) cannot be used together; "
+            "keep one"
+        )
+    ours = {"eval_orchestrator_checkpoint", "checkpoint_name", "checkpoint_version", "checkpoint_digest"}
+    if clash := sorted(ours & set(config.inspect.metadata or {})):
+        raise UserError(f"inspect.metadata (--metadata) key(s) {', '.join(clash)} are ours (the checkpoint "
+                        "each eval measured); name yours otherwise")  # fmt: skip
 
 
 def check_secrets(config: RunConfig, environ: Mapping[str, str] | None = None) -> None:

@@ -64,6 +64,32 @@ class InspectOptions(StrictModel):
     time_limit: int | None = Field(default=None, ge=1, description="Seconds a sample may take (--time-limit).")
     message_limit: int | None = Field(default=None, ge=1, description="Messages a sample may use (--message-limit).")
     token_limit: int | None = Field(default=None, ge=1, description="Tokens a sample may use (--token-limit).")
+    sample_shuffle: bool | int | None = Field(
+        default=None, description="Shuffle the samples (true, or an int seed for a fixed order) (--sample-shuffle)."
+    )
+    working_limit: int | None = Field(default=None, ge=1, description="Working seconds a sample may use.")
+    turn_limit: int | None = Field(default=None, ge=1, description="Model generations a sample may use.")
+    cost_limit: float | None = Field(default=None, gt=0, description="Dollars a sample may cost (--cost-limit).")
+    model_cost_config: str | None = Field(default=None, description="YAML/JSON file of model prices (cost limits).")
+    continue_on_fail: bool | None = Field(default=None, description="Past the error threshold, finish the samples.")
+    retry_on_error: int | None = Field(default=None, ge=0, le=100, description="Retries of a sample that errors.")
+    score_on_error: bool | None = Field(default=None, description="Score samples that error instead of failing.")
+    max_subprocesses: int | None = Field(default=None, ge=1, le=10_000, description="Subprocesses in parallel.")
+    max_sandboxes: int | None = Field(default=None, ge=1, le=10_000, description="Sandboxes in parallel.")
+    max_dataset_memory: int | None = Field(default=None, ge=0, description="MB of samples held in memory per task.")
+    sandbox: str | None = Field(default=None, description="Sandbox for tasks that declare none, e.g. docker.")
+    sandbox_cleanup: bool | None = Field(default=None, description="Clean up sandboxes after each task.")
+    sandbox_prebuilt: bool | None = Field(default=None, description="Treat sandbox images as prebuilt.")
+    approval: str | None = Field(default=None, description="Tool-call approval policy file (--approval).")
+    tags: list[str] | None = Field(default=None, description="Tags of the Inspect logs (--tags).")
+    metadata: dict[str, str] | None = Field(default=None, description="Metadata of the Inspect logs (--metadata).")
+    log_realtime: bool | None = Field(default=None, description="Log sample events as they happen.")
+    log_images: bool | None = Field(default=None, description="Keep inline images in the log.")
+    log_model_api: bool | None = Field(default=None, description="Log raw model API requests and responses.")
+    log_refusals: bool | None = Field(default=None, description="Warn on model refusals.")
+    log_buffer: int | None = Field(default=None, ge=1, description="Samples buffered before the log is written.")
+    log_shared: bool | int | None = Field(default=None, description="Sync sample events to the log dir (seconds).")
+    score_display: bool | None = Field(default=None, description="Show scoring metrics as the eval runs.")
     log_dir_allow_dirty: bool = Field(
         default=True,
         description="Let eval_set run in a version's log dir holding other plans' logs (so plans on one version "
@@ -74,14 +100,18 @@ class InspectOptions(StrictModel):
     # parameters): a new one is a field here and its flag in cli/options.py, and reaches Inspect.
     PASSED_TO_EVAL_SET: ClassVar[tuple[str, ...]] = (
         "limit", "sample_id", "time_limit", "message_limit", "token_limit", "log_dir_allow_dirty", "max_tasks",
-        "max_samples", "retry_attempts", "fail_on_error", "display",
+        "max_samples", "retry_attempts", "fail_on_error", "display", "sample_shuffle", "working_limit", "turn_limit",
+        "cost_limit", "model_cost_config", "continue_on_fail", "retry_on_error", "score_on_error", "max_subprocesses",
+        "max_sandboxes", "max_dataset_memory", "sandbox", "sandbox_cleanup", "sandbox_prebuilt", "approval", "tags",
+        "log_realtime", "log_images", "log_model_api", "log_refusals", "log_buffer", "log_shared", "score_display",
     )  # fmt: skip
 
     def eval_set_args(self) -> dict[str, Any]:
         """The keyword arguments of ``inspect_ai.eval_set`` these options set (the log dir is per version)."""
         from inspect_ai import Epochs
 
-        args = self.model_dump(include=set(self.PASSED_TO_EVAL_SET))
+        # Unset options are left to Inspect's own defaults (and its INSPECT_EVAL_* variables).
+        args = {k: v for k, v in self.model_dump(include=set(self.PASSED_TO_EVAL_SET)).items() if v is not None}
         args["epochs"] = Epochs(self.epochs, self.epochs_reducer) if self.epochs_reducer else self.epochs
         args["retry_immediate"] = self.retry_attempts > 0
         return args

@@ -20,6 +20,7 @@ HANDLED = {
     "lock_file": "test_lock.py",
     "secrets": "test_secrets.py: --secret joins the config's secrets",
     "tasks": "below: --task with -T",
+    "generate_config": "below: a file of generate settings, under the generation flags",
     "task_args": "below: --task with -T",
     "model_args": "test_config.py: -M adds to the config's model args",
     "as_json": "test_json_outputs.py",
@@ -69,6 +70,32 @@ def test_each_run_option_reaches_its_config_key(flag: Flag, captured: dict[str, 
     if flag.path == ("checkpoints",):
         value = [str(ref) for ref in value]
     assert value == expected
+
+
+def test_a_generate_config_file_is_the_base_the_generation_flags_override(
+    captured: dict[str, Any], tmp_path: Path
+) -> None:
+    settings = tmp_path / "generate.yaml"
+    settings.write_text("max_tokens: 64\ntemperature: 0.2\n")
+    with pytest.raises(Captured):
+        CliRunner().invoke(main, [*BASE, "--generate-config", str(settings), "--max-tokens", "8"])
+    assert captured["config"].model.generate == {"max_tokens": 8, "temperature": 0.2}
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--generate-config", "nope.yaml"), "--generate-config 'nope.yaml' cannot be read"),
+        (("--sample-shuffle", "often"), "--sample-shuffle 'often': give true, false or an integer"),
+        (("--metadata", "team"), "--metadata 'team' is not KEY=VALUE"),
+        (("--logit-bias", "a=b"), "--logit-bias 'a=b' is not TOKEN_ID=BIAS pairs"),
+        (("--extra-body", "[1]"), "--extra-body must be a JSON or YAML mapping"),
+    ],
+)
+def test_unreadable_option_values_are_one_line(args: tuple[str, ...], fragment: str) -> None:
+    from tests.test_cli import assert_one_line_error, cli
+
+    assert_one_line_error(cli(*BASE, *args), fragment)
 
 
 def test_task_args_go_with_the_task_specs(captured: dict[str, Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from inspect_ai.log import read_eval_log
 
 from tests.cli import invoke
@@ -72,10 +73,60 @@ def test_run_help_groups_every_option() -> None:
         line[:-1] for line in done.stdout.splitlines() if line and not line.startswith(" ") and line.endswith(":")
     ]
     assert sections == [
-        "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Logs and display",
-        "W&B and the Hub", "Checkpoint store", "Executor", "Other options",
+        "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Sandboxes and approval",
+        "Logs and display", "W&B and the Hub", "Checkpoint store", "Executor", "Other options",
     ]  # fmt: skip
     other = done.stdout.split("Other options:")[1]
     assert other.split() == ["--help", "Show", "this", "message", "and", "exit."]  # nothing left unplaced
     generation = done.stdout.split("Generation:")[1].split("Limits and errors:")[0]
     assert all(flag in generation for flag in ("--max-tokens", "--temperature", "--top-p", "--seed"))
+
+
+def test_samples_limits_errors_logs_and_generation_options_reach_inspect(isolated_env: Path) -> None:
+    source = isolated_env / "ckpt"
+    source.mkdir()
+    (source / "skill.txt").write_text("3")
+    assert cli("registry", "add", str(source), "--name", "tiny").returncode == 0
+    done = invoke("run", "--checkpoint", "local-registry/tiny:v0", "--task", f"{SKILL}@skill",
+                  "--model", "mockllm/{path}", "--display", "none", "--limit", "4", "--sample-shuffle", "7",
+                  "--working-limit", "100", "--turn-limit", "5", "--retry-on-error", "2",
+                  "--continue-on-fail", "--score-on-error", "--no-fail-on-error", "--max-subprocesses", "2",
+                  "--tags", "nightly,a", "--metadata", "team=evals", "--log-buffer", "2", "--no-score-display",
+                  "--log-refusals", "--cache-prompt", "false", "--logit-bias", "42=10", "--extra-body", "{k: 1}",
+                  "--json")  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    [outcome] = json.loads(done.stdout)
+    header = read_eval_log(outcome["log"], header_only=True)
+    config, generate = header.eval.config, header.plan.config
+    assert (config.sample_shuffle, config.limit, config.working_limit) == (7, 4, 100)
+    assert (config.retry_on_error, config.continue_on_fail, config.score_on_error) == (2, True, True)
+    assert (config.fail_on_error, config.log_buffer, config.score_display) == (False, 2, False)
+    assert sorted(header.eval.tags or []) == ["a", "nightly"]
+    assert header.eval.metadata is not None and header.eval.metadata["team"] == "evals"
+    assert header.eval.metadata["checkpoint_name"] == "tiny"  # ours beside the user's
+    assert (generate.cache_prompt, generate.logit_bias, generate.extra_body) == (False, {42: 10.0}, {"k": 1})
+    assert header.results is not None and header.results.total_samples == 4
+    from tests.wandb_files import read_runs
+
+    [run] = read_runs(isolated_env / "wb")
+    assert run.config["sample_shuffle"] == 7
+    assert run.config["limits"] == {"working_limit": 100, "turn_limit": 5, "fail_on_error": False, "retry_on_error": 2,
+                                    "continue_on_fail": True, "score_on_error": True}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--sample-shuffle", "--sample-id", "1"), "--sample-shuffle, --sample-id) cannot be used together"),
+        (("--metadata", "checkpoint_name=x"), "inspect.metadata (--metadata) key(s) checkpoint_name are ours"),
+    ],
+)
+def test_options_inspect_refuses_together_are_refused_before_any_checkpoint_work(
+    isolated_env: Path, args: tuple[str, ...], fragment: str
+) -> None:
+    from tests.test_compare import _register
+
+    _register(isolated_env, "tiny", 1)
+    done = cli("run", "--checkpoint", "local-registry/tiny:v0", "--task", f"{SKILL}@skill", *args)
+    assert_one_line_error(done, fragment)
+    assert not [p for p in (isolated_env / "store").rglob("*") if p.is_file()]  # nothing fetched

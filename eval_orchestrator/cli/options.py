@@ -12,6 +12,8 @@ from typing import Any
 
 import click
 
+from eval_orchestrator.cli import option_values as values
+
 Path = tuple[str, ...]
 
 
@@ -26,10 +28,13 @@ class Flag:
     multiple: bool = False
     is_flag: bool = False
     convert: Callable[[Any], Any] | None = None  # the click value -> the config value
+    bare: str | None = None  # the value of the flag given alone (Inspect's `--retry-on-error [N]` form)
     example: tuple[tuple[str, ...], Any] | None = None  # (arguments, the config value they give): for the test
 
     def option(self) -> Callable[[Any], Any]:
         extra: dict[str, Any] = {"is_flag": True} if self.is_flag else {"type": self.type, "multiple": self.multiple}
+        if self.bare is not None:
+            extra = {"is_flag": False, "flag_value": self.bare, "default": None, "type": str}
         if "/" in self.decls[0]:
             extra = {"default": None}  # an on/off pair: unset unless given
         return click.option(*self.decls, self.name, help=self.help, **extra)
@@ -43,21 +48,11 @@ class Flag:
         return list(raw) if self.multiple else raw
 
 
-def _sample_ids(values: tuple[str, ...]) -> list[str] | None:
-    ids = [part.strip() for value in values for part in value.split(",")]
-    return [i for i in ids if i] or None
-
-
-def _roles(pairs: tuple[str, ...]) -> dict[str, str]:
-    from eval_orchestrator.errors import UserError
-
-    roles = {}
-    for pair in pairs:
-        role, sep, spec = pair.partition("=")
-        if not sep or not role.strip() or not spec.strip():
-            raise UserError(f"--model-role {pair!r} is not ROLE=SPEC; write e.g. --model-role grader=openai/gpt-4o")
-        roles[role.strip()] = spec.strip()
-    return roles
+def _switch(decl: str, path: Path, text: str, section: str, value: bool = True) -> Flag:
+    """An on-only flag (`--log-images`) or an off-only one (`--no-log-realtime`, value False)."""
+    name = decl.lstrip("-").replace("-", "_")
+    return Flag((decl,), name, text, section, path, is_flag=True, convert=lambda _: value,
+                example=((decl,), value))  # fmt: skip
 
 
 # Inspect's generation options that take one plain value (GenerateConfig validates it, in the preflight):
@@ -84,9 +79,9 @@ GENERATE_FLAGS: tuple[tuple[str, Any, str, tuple[str, Any]], ...] = (
     ("reasoning_history", str, "Reasoning kept in history: none, all, last, auto.", ("last", "last")),
 )
 
-PLAN, TASKS, MODEL, GENERATION, LIMITS, LOGS, WANDB, STORE, EXECUTOR = (
-    "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Logs and display", "W&B and the Hub",
-    "Checkpoint store", "Executor",
+PLAN, TASKS, MODEL, GENERATION, LIMITS, SANDBOX, LOGS, WANDB, STORE, EXECUTOR = (
+    "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Sandboxes and approval",
+    "Logs and display", "W&B and the Hub", "Checkpoint store", "Executor",
 )  # fmt: skip
 DISPLAYS = click.Choice(["full", "conversation", "rich", "plain", "log", "none"])
 MODES = click.Choice(["auto", "online", "offline", "disabled"])
@@ -122,16 +117,21 @@ RUN_FLAGS: tuple[Flag, ...] = (
     CONFIG, LOCKED, CHECKPOINT, SECRET, TASK, TASK_ARG,
     _flag("--limit", ("inspect", "limit"), int, "Samples per task.", TASKS, ("5", 5)),
     Flag(("--sample-id",), "sample_id", "Only these sample ids (a,b or repeat).", TASKS, ("inspect", "sample_id"),
-         multiple=True, convert=_sample_ids, example=(("--sample-id", "a,b"), ["a", "b"])),
+         multiple=True, convert=values.sample_ids, example=(("--sample-id", "a,b"), ["a", "b"])),
     _flag("--epochs", ("inspect", "epochs"), int, "Epochs per sample.", TASKS, ("3", 3)),
     Flag(("--epochs-reducer",), "epochs_reducer", "mean, mode, max, at_least_N, pass_at_N.", TASKS,
          ("inspect", "epochs_reducer"), multiple=True, example=(("--epochs-reducer", "max"), ["max"])),
+    Flag(("--sample-shuffle",), "sample_shuffle", "Shuffle the samples; give a seed for a fixed order.", TASKS,
+         ("inspect", "sample_shuffle"), bare="true", convert=values.int_or_bool("sample-shuffle", True, False),
+         example=(("--sample-shuffle", "7"), 7)),
     _flag("--model", ("model", "name"), str, "Inspect model spec template, e.g. 'hf/{collection}' or 'vllm/{path}'.",
           MODEL, ("mockllm/{path}", "mockllm/{path}")),
     MODEL_ARG,
     Flag(("--model-role",), "model_roles", "ROLE=SPEC, e.g. grader=openai/gpt-4o (repeatable).", MODEL,
-         ("model", "roles"), multiple=True, convert=_roles,
+         ("model", "roles"), multiple=True, convert=values.roles,
          example=(("--model-role", "g=mockllm/x"), {"g": "mockllm/x"})),
+    Flag(("--generate-config",), "generate_config", "YAML or JSON file of generate settings; the flags below win.",
+         GENERATION, ("model", "generate"), str, convert=values.generate_file),
     _flag("--max-tokens", ("model", "generate", "max_tokens"), int, "Most tokens to generate per model call.",
           GENERATION, ("8", 8)),
     _flag("--temperature", ("model", "generate", "temperature"), float, "Sampling temperature.", GENERATION,
@@ -152,19 +152,79 @@ RUN_FLAGS: tuple[Flag, ...] = (
          example=(("--stop-seqs", "a,b"), ["a", "b"])),
     Flag(("--logprobs",), "logprobs", "Return the log probabilities of the output tokens.", GENERATION,
          ("model", "generate", "logprobs"), is_flag=True, example=(("--logprobs",), True)),
+    Flag(("--cache-prompt",), "cache_prompt", "Cache the prompt prefix: auto, true, false.", GENERATION,
+         ("model", "generate", "cache_prompt"), click.Choice(["auto", "true", "false"]), convert=values.cache_prompt,
+         example=(("--cache-prompt", "false"), False)),
+    _switch("--parallel-tool-calls", ("model", "generate", "parallel_tool_calls"), "Parallel tool calls.", GENERATION),
+    _switch("--internal-tools", ("model", "generate", "internal_tools"), "Map tools to the model's own.", GENERATION),
+    _switch("--fail-on-refusal", ("model", "generate", "fail_on_refusal"), "A refusal fails the sample.", GENERATION),
+    Flag(("--logit-bias",), "logit_bias", "TOKEN_ID=BIAS pairs, e.g. 42=10,43=-10.", GENERATION,
+         ("model", "generate", "logit_bias"), str, convert=values.logit_bias,
+         example=(("--logit-bias", "42=10"), {42: 10.0})),
+    Flag(("--extra-headers",), "extra_headers", "Extra request headers, a JSON or YAML mapping.", GENERATION,
+         ("model", "generate", "extra_headers"), str, convert=values.mapping("extra-headers"),
+         example=(("--extra-headers", '{"X-Trace": "a"}'), {"X-Trace": "a"})),
+    Flag(("--extra-body",), "extra_body", "Extra request body fields, a JSON or YAML mapping.", GENERATION,
+         ("model", "generate", "extra_body"), str, convert=values.mapping("extra-body"),
+         example=(("--extra-body", "{a: 1}"), {"a": 1})),
+    Flag(("--fallback-models",), "fallback_models", "Models tried in order when a request is refused (a,b).",
+         GENERATION, ("model", "generate", "fallback_models"), str, convert=values.comma_list,
+         example=(("--fallback-models", "a/b,c/d"), ["a/b", "c/d"])),
+    Flag(("--modalities",), "modalities", "Output modalities beyond text (comma-separated names).", GENERATION,
+         ("model", "generate", "modalities"), str, convert=values.comma_list,
+         example=(("--modalities", "image"), ["image"])),
     _flag("--time-limit", ("inspect", "time_limit"), int, "Seconds a sample may take.", LIMITS, ("60", 60)),
     _flag("--message-limit", ("inspect", "message_limit"), int, "Messages a sample may use.", LIMITS, ("9", 9)),
     _flag("--token-limit", ("inspect", "token_limit"), int, "Tokens a sample may use.", LIMITS, ("99", 99)),
     _flag("--fail-on-error", ("inspect", "fail_on_error"), float, "Tolerated errors: a fraction (<1) or a count.",
           LIMITS, ("0.1", 0.1)),
+    _switch("--no-fail-on-error", ("inspect", "fail_on_error"), "Errors do not fail the eval.", LIMITS, False),
+    _switch("--continue-on-fail", ("inspect", "continue_on_fail"), "Past the error threshold, finish the samples.",
+            LIMITS),
+    Flag(("--retry-on-error",), "retry_on_error", "Retry a sample that errors (N times; alone: once).", LIMITS,
+         ("inspect", "retry_on_error"), bare="true", convert=values.int_or_bool("retry-on-error", 1, 0),
+         example=(("--retry-on-error", "3"), 3)),
+    _switch("--score-on-error", ("inspect", "score_on_error"), "Score samples that error.", LIMITS),
+    _flag("--working-limit", ("inspect", "working_limit"), int, "Working seconds a sample may use.", LIMITS,
+          ("90", 90)),
+    _flag("--turn-limit", ("inspect", "turn_limit"), int, "Model generations a sample may use.", LIMITS, ("5", 5)),
+    _flag("--cost-limit", ("inspect", "cost_limit"), float, "Dollars a sample may cost.", LIMITS, ("0.5", 0.5)),
+    _flag("--model-cost-config", ("inspect", "model_cost_config"), str, "YAML/JSON file of model prices.", LIMITS,
+          ("prices.yaml", "prices.yaml")),
     _flag("--max-samples", ("inspect", "max_samples"), int, "Samples in parallel per task.", LIMITS, ("2", 2)),
     _flag("--max-tasks", ("inspect", "max_tasks"), int, "Tasks in parallel.", LIMITS, ("2", 2)),
+    _flag("--max-subprocesses", ("inspect", "max_subprocesses"), int, "Subprocesses in parallel.", LIMITS, ("2", 2)),
+    _flag("--max-sandboxes", ("inspect", "max_sandboxes"), int, "Sandboxes in parallel (per provider).", LIMITS,
+          ("2", 2)),
+    _flag("--max-dataset-memory", ("inspect", "max_dataset_memory"), int, "MB of samples held in memory per task.",
+          LIMITS, ("64", 64)),
+    _flag("--sandbox", ("inspect", "sandbox"), str, "Sandbox for tasks that declare none, e.g. docker.", SANDBOX,
+          ("docker", "docker")),
+    _switch("--no-sandbox-cleanup", ("inspect", "sandbox_cleanup"), "Keep sandboxes after each task.", SANDBOX, False),
+    _switch("--sandbox-prebuilt", ("inspect", "sandbox_prebuilt"), "Treat sandbox images as prebuilt.", SANDBOX),
+    _flag("--approval", ("inspect", "approval"), str, "Tool-call approval policy file.", SANDBOX,
+          ("approval.yaml", "approval.yaml")),
     _flag("--log-dir", ("inspect", "log_dir"), str, "Root of the Inspect logs.", LOGS, ("some-logs", "some-logs")),
     Flag(("--log-dir-allow-dirty/--no-log-dir-allow-dirty",), "log_dir_allow_dirty", "Let eval_set run in a "
          "version's log dir holding other plans' logs (the default here, so plans on one version coexist); --no-... "
          "refuses such a dir.", LOGS, ("inspect", "log_dir_allow_dirty"),
          example=(("--no-log-dir-allow-dirty",), False)),
     _flag("--display", ("inspect", "display"), DISPLAYS, "Inspect display mode.", LOGS, ("plain", "plain")),
+    Flag(("--tags",), "tags", "Tags of the Inspect logs (comma-separated).", LOGS, ("inspect", "tags"), str,
+         convert=values.comma_list, example=(("--tags", "a,b"), ["a", "b"])),
+    Flag(("--metadata",), "metadata", "KEY=VALUE metadata of the Inspect logs (repeatable).", LOGS,
+         ("inspect", "metadata"), multiple=True, convert=values.key_values("metadata"),
+         example=(("--metadata", "team=evals"), {"team": "evals"})),
+    _switch("--no-log-realtime", ("inspect", "log_realtime"), "Do not log sample events as they happen.", LOGS, False),
+    _switch("--log-images", ("inspect", "log_images"), "Keep inline images in the log.", LOGS),
+    _switch("--log-model-api", ("inspect", "log_model_api"), "Log raw model API requests and responses.", LOGS),
+    _switch("--log-refusals", ("inspect", "log_refusals"), "Warn on model refusals.", LOGS),
+    _flag("--log-buffer", ("inspect", "log_buffer"), int, "Samples buffered before the log is written.", LOGS,
+          ("5", 5)),
+    Flag(("--log-shared",), "log_shared", "Sync sample events to the log dir (every N seconds; alone: 10).", LOGS,
+         ("inspect", "log_shared"), bare="true", convert=values.int_or_bool("log-shared", True, False),
+         example=(("--log-shared", "20"), 20)),
+    _switch("--no-score-display", ("inspect", "score_display"), "Do not show metrics as the eval runs.", LOGS, False),
     JSON,
 )  # fmt: skip
 

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 PROGRESS_INTERVAL_S = 1.0
 EXCERPT_CHARS = 1000  # per cell of the per-sample table: enough to read, not a copy of the log
 FIXED_COLUMNS = ("sample_id", "epoch", "input", "output", "target")
-LIMITS = ("message_limit", "token_limit", "time_limit", "working_limit", "fail_on_error", "retry_on_error")
+LIMITS = ("message_limit", "token_limit", "time_limit", "working_limit", "turn_limit", "cost_limit", "fail_on_error",
+          "retry_on_error", "continue_on_fail", "score_on_error")  # fmt: skip
 DEFAULT_MODEL = str(ModelConfig.model_fields["name"].default)
 
 
@@ -99,7 +100,13 @@ def run_config(job: Job, spec: EvalSpec, eval_id: str) -> dict[str, Any]:
         "limit": spec.config.limit,
         "sample_id": spec.config.sample_id,
         "sample_shuffle": spec.config.sample_shuffle,
-        "limits": {k: limit for k in LIMITS if (limit := getattr(spec.config, k, None)) is not None},
+        # A switch that is off (continue_on_fail, score_on_error) is Inspect's default: not a distinction.
+        "limits": {
+            k: limit
+            for k in LIMITS
+            if (limit := getattr(spec.config, k, None)) not in (None, False)
+            or (k == "fail_on_error" and limit is False)
+        },
         "inspect_eval_id": eval_id,
         "eval_orchestrator_version": v["eval-orchestrator"],
         "inspect_ai_version": v["inspect-ai"],

@@ -1,0 +1,112 @@
+"""The converters of `run`'s Inspect options: what a flag's text becomes in the run config, with
+Inspect's meaning, and a one-line error naming the flag when the text cannot be read."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def sample_ids(values: tuple[str, ...]) -> list[str] | None:
+    ids = [part.strip() for value in values for part in value.split(",")]
+    return [i for i in ids if i] or None
+
+
+def roles(pairs: tuple[str, ...]) -> dict[str, str]:
+    from eval_orchestrator.errors import UserError
+
+    roles = {}
+    for pair in pairs:
+        role, sep, spec = pair.partition("=")
+        if not sep or not role.strip() or not spec.strip():
+            raise UserError(f"--model-role {pair!r} is not ROLE=SPEC; write e.g. --model-role grader=openai/gpt-4o")
+        roles[role.strip()] = spec.strip()
+    return roles
+
+
+def int_or_bool(name: str, true: bool | int, false: bool | int | None) -> Callable[[str], bool | int | None]:
+    """Inspect's `--name [N]` options: alone or `true` -> ``true``, `false` -> ``false``, an integer -> itself."""
+
+    def convert(raw: str) -> bool | int | None:
+        from eval_orchestrator.errors import UserError
+
+        lowered = raw.strip().lower()
+        if lowered in ("true", "yes"):
+            return true
+        if lowered in ("false", "no"):
+            return false
+        try:
+            return int(lowered)
+        except ValueError:
+            raise UserError(f"--{name} {raw!r}: give true, false or an integer") from None
+
+    return convert
+
+
+def key_values(name: str) -> Callable[[tuple[str, ...]], dict[str, str]]:
+    def convert(pairs: tuple[str, ...]) -> dict[str, str]:
+        from eval_orchestrator.errors import UserError
+
+        out = {}
+        for pair in (part for value in pairs for part in value.split(",") if part.strip()):
+            key, sep, value = pair.partition("=")
+            if not sep or not key.strip():
+                raise UserError(f"--{name} {pair!r} is not KEY=VALUE; write e.g. --{name} team=evals")
+            out[key.strip()] = value.strip()
+        return out
+
+    return convert
+
+
+def logit_bias(raw: str) -> dict[int, float]:
+    from eval_orchestrator.errors import UserError
+
+    try:
+        return {int(k): float(v) for k, _, v in (pair.partition("=") for pair in raw.split(",") if pair.strip())}
+    except ValueError:
+        raise UserError(
+            f"--logit-bias {raw!r} is not TOKEN_ID=BIAS pairs; write e.g. --logit-bias 42=10,43=-10"
+        ) from None
+
+
+def mapping(name: str) -> Callable[[str], dict[str, Any]]:
+    """A JSON or YAML mapping given inline (Inspect's --extra-headers, --extra-body)."""
+
+    def convert(raw: str) -> dict[str, Any]:
+        import yaml
+
+        from eval_orchestrator.errors import UserError
+
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError:
+            value = None
+        if not isinstance(value, dict):
+            raise UserError(f'--{name} must be a JSON or YAML mapping, e.g. --{name} \'{{"key": "value"}}\'')
+        return value
+
+    return convert
+
+
+def generate_file(raw: str) -> dict[str, Any]:
+    """--generate-config FILE: a YAML or JSON mapping of GenerateConfig fields (checked in the preflight)."""
+    import yaml
+
+    from eval_orchestrator.errors import UserError
+
+    try:
+        value = yaml.safe_load(open(raw, encoding="utf-8"))  # noqa: SIM115  # closed when collected: read once
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise UserError(f"--generate-config {raw!r} cannot be read ({type(exc).__name__}); give a YAML or JSON "
+                        "file of generate settings") from None  # fmt: skip
+    if not isinstance(value, dict):
+        raise UserError(f"--generate-config {raw!r} is not a mapping of generate settings (e.g. max_tokens: 64)")
+    return value
+
+
+def comma_list(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def cache_prompt(raw: str) -> str | bool:
+    return raw if raw == "auto" else raw == "true"

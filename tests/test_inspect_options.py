@@ -39,3 +39,11 @@ def test_each_supported_option_is_a_run_option_with_inspects_name() -> None:
 def test_the_docs_table_is_current() -> None:
     table = inspect_options.markdown_table(inspect_eval_options())
     assert table in DOC.read_text(), "regenerate docs/inspect-options.md: python -m eval_orchestrator.inspect_options"
+
+
+def test_the_readme_and_the_guide_quote_the_current_count() -> None:
+    options = inspect_eval_options()
+    supported = sum(inspect_options.classify(o)[0] == "supported" for o in options)
+    root = DOC.parents[1]
+    assert f"{supported} of `inspect eval`'s {len(options)} options" in (root / "README.md").read_text()
+    assert f"({supported} of Inspect's {len(options)})" in (root / "docs" / "guides" / "inspect.md").read_text()

@@ -59,7 +59,7 @@ class Staged:
 
 @dataclass(frozen=True)
 class Spent:
-    """What the candidate's evaluated stages cost (Inspect's own log stats), and the estimate of what
+    """What the candidate's evaluated stages cost (from its Inspect logs), and the estimate of what
     the samples left out would have cost at the same rate."""
 
     tokens: int
@@ -159,10 +159,12 @@ def run_stages(
 
 
 def _cost(version: ResolvedCheckpoint, folders: list[str], where: CompareOptions) -> tuple[int, float]:
-    """Tokens and eval seconds of ``version``'s logs in the stage folders."""
+    """Tokens and eval seconds of ``version``'s logs in the stage folders. The seconds run from the first
+    sample's start to the last one's end: the log's own times are whole seconds, so a stage shorter
+    than a second read as none."""
     from datetime import datetime
 
-    from inspect_ai.log import read_eval_log
+    from inspect_ai.log import read_eval_log, read_eval_log_sample_summaries
 
     tokens, seconds = 0, 0.0
     for folder in dict.fromkeys(folders):
@@ -173,9 +175,11 @@ def _cost(version: ResolvedCheckpoint, folders: list[str], where: CompareOptions
         for path in logs.values():
             stats_ = read_eval_log(str(path), header_only=True).stats
             tokens += sum(usage.total_tokens for usage in stats_.model_usage.values())
-            if stats_.started_at and stats_.completed_at:
-                elapsed = datetime.fromisoformat(stats_.completed_at) - datetime.fromisoformat(stats_.started_at)
-                seconds += elapsed.total_seconds()
+            samples = read_eval_log_sample_summaries(str(path))
+            starts = [datetime.fromisoformat(s.started_at) for s in samples if s.started_at]
+            ends = [datetime.fromisoformat(s.completed_at) for s in samples if s.completed_at]
+            if starts and ends:
+                seconds += (max(ends) - min(starts)).total_seconds()
     return tokens, seconds
 
 

@@ -26,8 +26,9 @@ SUPPORTED: tuple[str, ...] = (
     "--sample-shuffle", "--working-limit", "--turn-limit", "--cost-limit", "--model-cost-config", "--no-fail-on-error",
     "--continue-on-fail", "--retry-on-error", "--score-on-error", "--max-subprocesses", "--max-sandboxes",
     "--max-dataset-memory",
-    # Sandboxes and approval
-    "--sandbox", "--no-sandbox-cleanup", "--sandbox-prebuilt", "--approval",
+    # Solvers, sandboxes and approval
+    "--sandbox", "--no-sandbox-cleanup", "--sandbox-prebuilt", "--approval", "--review", "--notification", "--solver",
+    "-S", "--solver-config", "--no-epochs-reducer",
     # Logs
     "--tags", "--metadata", "--no-log-realtime", "--log-images", "--log-model-api", "--log-refusals", "--log-buffer",
     "--log-shared", "--no-score-display",
@@ -58,10 +59,8 @@ NOT_APPLICABLE: dict[str, str] = {
 }
 
 NOT_YET: dict[str, str] = {
-    "--solver": "replaces a task's solver: not yet part of the plan's identity (its logs would mix)",
-    "-S": "solver args: with --solver",
-    "--solver-config": "solver args: with --solver",
-    "--scanner": "Inspect Scout scanners after each sample: not yet",
+    "--scanner": "Inspect Scout scanners after each sample (the inspect-scout package, results beside each log): "
+    "not wired yet",
     "--scanner-arg": "with --scanner",
     "--scans": "with --scanner",
     "--scan-name": "with --scanner",
@@ -74,15 +73,13 @@ NOT_YET: dict[str, str] = {
     "--scan-model-config": "with --scanner",
     "--scan-model-role": "with --scanner",
     "--scan-generate-config": "with --scanner",
-    "--review": "review policies: not yet",
-    "--sentinel": "sentinel policies: not yet",
+    "--sentinel": "sentinel policies (a name and --sentinel-arg pairs Inspect builds into a spec): not wired yet",
     "--sentinel-arg": "with --sentinel",
-    "--notification": "desktop notifications: not yet",
-    "--no-epochs-reducer": "not yet",
-    "--adaptive-connections": "not yet",
-    "--response-schema": "not yet (a JSON schema file)",
-    "--cache": "not yet (model.generate.cache works)",
-    "--batch": "not yet (model.generate.batch works)",
+    "--adaptive-connections": "not yet: a bounds value Inspect parses its own way (model.generate.adaptive_connections "
+    "works)",
+    "--response-schema": "not yet: a JSON schema file Inspect builds a ResponseSchema from",
+    "--cache": "not yet: days, an expiry or a policy file in one value (model.generate.cache works)",
+    "--batch": "not yet: a size, a bool or a config file in one value (model.generate.batch works)",
 }
 
 

@@ -135,6 +135,9 @@ INSPECT_RESULT_OPTIONS = (
     "score_on_error",
     "sandbox",
     "approval",
+    "review",
+    "solver",
+    "solver_args",
 )
 
 

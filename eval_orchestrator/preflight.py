@@ -54,6 +54,8 @@ def check_selection(config: RunConfig) -> None:
             "inspect.sample_shuffle and inspect.sample_id (--sample-shuffle, --sample-id) cannot be used together; "
             "keep one"
         )
+    if config.inspect.solver_args and config.inspect.solver is None:
+        raise UserError("inspect.solver_args (-S, --solver-config) apply to a solver; give --solver (inspect.solver)")
     ours = {"eval_orchestrator_checkpoint", "checkpoint_name", "checkpoint_version", "checkpoint_digest"}
     if clash := sorted(ours & set(config.inspect.metadata or {})):
         raise UserError(f"inspect.metadata (--metadata) key(s) {', '.join(clash)} are ours (the checkpoint "

@@ -81,6 +81,10 @@ class InspectOptions(StrictModel):
     sandbox_cleanup: bool | None = Field(default=None, description="Clean up sandboxes after each task.")
     sandbox_prebuilt: bool | None = Field(default=None, description="Treat sandbox images as prebuilt.")
     approval: str | None = Field(default=None, description="Tool-call approval policy file (--approval).")
+    review: str | None = Field(default=None, description="Tool-result review policy file (--review).")
+    notification: bool | str | None = Field(default=None, description="Human-in-the-loop notifications.")
+    solver: str | None = Field(default=None, description="A solver replacing the tasks' own (--solver).")
+    solver_args: dict[str, Any] | None = Field(default=None, description="The solver's args (-S, --solver-config).")
     tags: list[str] | None = Field(default=None, description="Tags of the Inspect logs (--tags).")
     metadata: dict[str, str] | None = Field(default=None, description="Metadata of the Inspect logs (--metadata).")
     log_realtime: bool | None = Field(default=None, description="Log sample events as they happen.")
@@ -103,6 +107,7 @@ class InspectOptions(StrictModel):
         "max_samples", "retry_attempts", "fail_on_error", "display", "sample_shuffle", "working_limit", "turn_limit",
         "cost_limit", "model_cost_config", "continue_on_fail", "retry_on_error", "score_on_error", "max_subprocesses",
         "max_sandboxes", "max_dataset_memory", "sandbox", "sandbox_cleanup", "sandbox_prebuilt", "approval", "tags",
+        "review", "notification",
         "log_realtime", "log_images", "log_model_api", "log_refusals", "log_buffer", "log_shared", "score_display",
     )  # fmt: skip
 
@@ -112,7 +117,13 @@ class InspectOptions(StrictModel):
 
         # Unset options are left to Inspect's own defaults (and its INSPECT_EVAL_* variables).
         args = {k: v for k, v in self.model_dump(include=set(self.PASSED_TO_EVAL_SET)).items() if v is not None}
-        args["epochs"] = Epochs(self.epochs, self.epochs_reducer) if self.epochs_reducer else self.epochs
+        # An empty reducer list is --no-epochs-reducer: each epoch's score kept.
+        args["epochs"] = Epochs(self.epochs, self.epochs_reducer) if self.epochs_reducer is not None else self.epochs
+        if self.solver is not None:
+            from inspect_ai.solver import SolverSpec
+
+            solver_args = dict(self.solver_args or {})
+            args["solver"] = SolverSpec(self.solver, solver_args, solver_args)  # as `inspect eval` builds it
         args["retry_immediate"] = self.retry_attempts > 0
         return args
 

@@ -446,6 +446,12 @@ CASES = [
         "power --power 2", ("power", "--baseline", "local-registry/c:v0", "--mde", "0.1", "--power", "2"), 2, "--power"
     ),
     Case("run --limit with --sample-id", run("--limit", "2", "--sample-id", "1"), 2, "cannot be used together"),
+    Case("run --sample-shuffle with --sample-id", run("--sample-shuffle", "--sample-id", "1"), 2, "cannot be used"),
+    Case("run -S without --solver", run("-S", "n=1"), 2, "apply to a solver; give --solver"),
+    Case("run --metadata of ours", run("--metadata", "checkpoint_digest=x"), 2, "are ours"),
+    Case("run --retry-on-error word", run("--retry-on-error", "often"), 2, "give true, false or an integer"),
+    Case("run --solver-config missing", run("--solver", "s.py@x", "--solver-config", "nope.yaml"), 2, "cannot be read"),
+    Case("run --extra-headers list", run("--extra-headers", "[1, 2]"), 2, "must be a JSON or YAML mapping"),
     Case("sync nothing", ("sync",), 2, "nothing to sync"),
     Case(
         "export missing config",

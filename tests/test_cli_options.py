@@ -21,6 +21,7 @@ HANDLED = {
     "secrets": "test_secrets.py: --secret joins the config's secrets",
     "tasks": "below: --task with -T",
     "generate_config": "below: a file of generate settings, under the generation flags",
+    "solver_config": "below: a file of solver args, under -S",
     "task_args": "below: --task with -T",
     "model_args": "test_config.py: -M adds to the config's model args",
     "as_json": "test_json_outputs.py",
@@ -96,6 +97,15 @@ def test_unreadable_option_values_are_one_line(args: tuple[str, ...], fragment: 
     from tests.test_cli import assert_one_line_error, cli
 
     assert_one_line_error(cli(*BASE, *args), fragment)
+
+
+def test_a_solver_config_file_is_the_base_the_s_args_override(captured: dict[str, Any], tmp_path: Path) -> None:
+    settings = tmp_path / "solver.yaml"
+    settings.write_text("attempts: 2\nprompt: be brief\n")
+    args = ["--solver", "s.py@agent", "--solver-config", str(settings), "-S", "attempts=5"]
+    with pytest.raises(Captured):
+        CliRunner().invoke(main, [*BASE, *args])
+    assert captured["config"].inspect.solver_args == {"attempts": 5, "prompt": "be brief"}
 
 
 def test_task_args_go_with_the_task_specs(captured: dict[str, Any]) -> None:

@@ -73,7 +73,7 @@ def test_run_help_groups_every_option() -> None:
         line[:-1] for line in done.stdout.splitlines() if line and not line.startswith(" ") and line.endswith(":")
     ]
     assert sections == [
-        "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Sandboxes and approval",
+        "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Solvers, sandboxes and approval",
         "Logs and display", "W&B and the Hub", "Checkpoint store", "Executor", "Other options",
     ]  # fmt: skip
     other = done.stdout.split("Other options:")[1]
@@ -130,3 +130,22 @@ def test_options_inspect_refuses_together_are_refused_before_any_checkpoint_work
     done = cli("run", "--checkpoint", "local-registry/tiny:v0", "--task", f"{SKILL}@skill", *args)
     assert_one_line_error(done, fragment)
     assert not [p for p in (isolated_env / "store").rglob("*") if p.is_file()]  # nothing fetched
+
+
+def test_a_solver_with_its_args_replaces_the_tasks_own_and_is_part_of_the_plan(isolated_env: Path) -> None:
+    source = isolated_env / "ckpt"
+    source.mkdir()
+    (source / "skill.txt").write_text("3")  # the task's own solver: 3 of 20 right
+    assert cli("registry", "add", str(source), "--name", "tiny").returncode == 0
+    solver = f"{Path(__file__).parent / 'fixtures' / 'solvers.py'}@always"
+    base = ("run", "--checkpoint", "local-registry/tiny:v0", "--task", f"{SKILL}@skill", "--model", "mockllm/{path}",
+            "--display", "none", "--limit", "4", "--json")  # fmt: skip
+    own = invoke(*base)
+    replaced = invoke(*base, "--solver", solver, "-S", "answer=yes!", "--no-epochs-reducer")
+    assert own.returncode == 0 and replaced.returncode == 0, (own.stderr[-2000:], replaced.stderr[-2000:])
+    [first], [second] = json.loads(own.stdout), json.loads(replaced.stdout)
+    assert first["metrics"]["includes/accuracy"] == 0.75 and second["metrics"]["includes/accuracy"] == 1.0
+    assert first["log"] != second["log"] and first["job_key"] != second["job_key"]  # another plan: its own logs
+    header = read_eval_log(second["log"], header_only=True)
+    assert [step.params for step in header.plan.steps if step.solver.endswith("always")] == [{"answer": "yes!"}]
+    assert header.eval.config.epochs_reducer == []

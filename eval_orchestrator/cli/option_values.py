@@ -88,20 +88,31 @@ def mapping(name: str) -> Callable[[str], dict[str, Any]]:
     return convert
 
 
-def generate_file(raw: str) -> dict[str, Any]:
-    """--generate-config FILE: a YAML or JSON mapping of GenerateConfig fields (checked in the preflight)."""
-    import yaml
+def mapping_file(flag: str, what: str) -> Callable[[str], dict[str, Any]]:
+    """A YAML or JSON file holding a mapping (--generate-config, --solver-config), read where it is given."""
 
-    from eval_orchestrator.errors import UserError
+    def convert(raw: str) -> dict[str, Any]:
+        import yaml
 
-    try:
-        value = yaml.safe_load(open(raw, encoding="utf-8"))  # noqa: SIM115  # closed when collected: read once
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise UserError(f"--generate-config {raw!r} cannot be read ({type(exc).__name__}); give a YAML or JSON "
-                        "file of generate settings") from None  # fmt: skip
-    if not isinstance(value, dict):
-        raise UserError(f"--generate-config {raw!r} is not a mapping of generate settings (e.g. max_tokens: 64)")
-    return value
+        from eval_orchestrator.errors import UserError
+
+        try:
+            with open(raw, encoding="utf-8") as file:
+                value = yaml.safe_load(file)
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise UserError(f"{flag} {raw!r} cannot be read ({type(exc).__name__}); give a YAML or JSON file of "
+                            f"{what}") from None  # fmt: skip
+        if not isinstance(value, dict):
+            raise UserError(f"{flag} {raw!r} is not a mapping of {what}")
+        return value
+
+    return convert
+
+
+def true_false_or_text(raw: str) -> bool | str:
+    """Inspect's --notification: alone or `true` -> True, `false` -> False, else the text itself."""
+    lowered = raw.strip().lower()
+    return True if lowered in ("true", "yes") else False if lowered in ("false", "no") else raw
 
 
 def comma_list(raw: str) -> list[str]:
@@ -110,3 +121,10 @@ def comma_list(raw: str) -> list[str]:
 
 def cache_prompt(raw: str) -> str | bool:
     return raw if raw == "auto" else raw == "true"
+
+
+def solver_args(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """-S key=value pairs, read as -T's (YAML scalars)."""
+    from eval_orchestrator.cli.common import kv_pairs
+
+    return kv_pairs(pairs, "-S")

@@ -80,7 +80,7 @@ GENERATE_FLAGS: tuple[tuple[str, Any, str, tuple[str, Any]], ...] = (
 )
 
 PLAN, TASKS, MODEL, GENERATION, LIMITS, SANDBOX, LOGS, WANDB, STORE, EXECUTOR = (
-    "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Sandboxes and approval",
+    "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Solvers, sandboxes and approval",
     "Logs and display", "W&B and the Hub", "Checkpoint store", "Executor",
 )  # fmt: skip
 DISPLAYS = click.Choice(["full", "conversation", "rich", "plain", "log", "none"])
@@ -121,6 +121,8 @@ RUN_FLAGS: tuple[Flag, ...] = (
     _flag("--epochs", ("inspect", "epochs"), int, "Epochs per sample.", TASKS, ("3", 3)),
     Flag(("--epochs-reducer",), "epochs_reducer", "mean, mode, max, at_least_N, pass_at_N.", TASKS,
          ("inspect", "epochs_reducer"), multiple=True, example=(("--epochs-reducer", "max"), ["max"])),
+    Flag(("--no-epochs-reducer",), "no_epochs_reducer", "Keep each epoch's score (no reducer).", TASKS,
+         ("inspect", "epochs_reducer"), is_flag=True, convert=lambda _: [], example=(("--no-epochs-reducer",), [])),
     Flag(("--sample-shuffle",), "sample_shuffle", "Shuffle the samples; give a seed for a fixed order.", TASKS,
          ("inspect", "sample_shuffle"), bare="true", convert=values.int_or_bool("sample-shuffle", True, False),
          example=(("--sample-shuffle", "7"), 7)),
@@ -131,7 +133,7 @@ RUN_FLAGS: tuple[Flag, ...] = (
          ("model", "roles"), multiple=True, convert=values.roles,
          example=(("--model-role", "g=mockllm/x"), {"g": "mockllm/x"})),
     Flag(("--generate-config",), "generate_config", "YAML or JSON file of generate settings; the flags below win.",
-         GENERATION, ("model", "generate"), str, convert=values.generate_file),
+         GENERATION, ("model", "generate"), str, convert=values.mapping_file("--generate-config", "generate settings")),
     _flag("--max-tokens", ("model", "generate", "max_tokens"), int, "Most tokens to generate per model call.",
           GENERATION, ("8", 8)),
     _flag("--temperature", ("model", "generate", "temperature"), float, "Sampling temperature.", GENERATION,
@@ -204,6 +206,17 @@ RUN_FLAGS: tuple[Flag, ...] = (
     _switch("--sandbox-prebuilt", ("inspect", "sandbox_prebuilt"), "Treat sandbox images as prebuilt.", SANDBOX),
     _flag("--approval", ("inspect", "approval"), str, "Tool-call approval policy file.", SANDBOX,
           ("approval.yaml", "approval.yaml")),
+    _flag("--review", ("inspect", "review"), str, "Tool-result review policy file.", SANDBOX,
+          ("review.yaml", "review.yaml")),
+    Flag(("--notification",), "notification", "Notify when a human-in-the-loop interaction is posted.", SANDBOX,
+         ("inspect", "notification"), bare="true", convert=values.true_false_or_text,
+         example=(("--notification",), True)),
+    _flag("--solver", ("inspect", "solver"), str, "A solver replacing the tasks' own (file.py@name or a registry "
+          "name).", SANDBOX, ("s.py@agent", "s.py@agent")),
+    Flag(("--solver-config",), "solver_config", "YAML or JSON file of solver args; -S wins.", SANDBOX,
+         ("inspect", "solver_args"), str, convert=values.mapping_file("--solver-config", "solver args")),
+    Flag(("-S",), "solver_args", "Solver arg key=value (repeatable).", SANDBOX, ("inspect", "solver_args"),
+         multiple=True, convert=values.solver_args, example=(("-S", "n=3"), {"n": 3})),
     _flag("--log-dir", ("inspect", "log_dir"), str, "Root of the Inspect logs.", LOGS, ("some-logs", "some-logs")),
     Flag(("--log-dir-allow-dirty/--no-log-dir-allow-dirty",), "log_dir_allow_dirty", "Let eval_set run in a "
          "version's log dir holding other plans' logs (the default here, so plans on one version coexist); --no-... "
@@ -297,7 +310,9 @@ def config_layer(flags: Sequence[Flag], params: dict[str, Any]) -> dict[str, Any
         node = tree
         for key in flag.path[:-1]:
             node = node.setdefault(key, {})
-        node[flag.path[-1]] = value
+        last = flag.path[-1]
+        # A file's mapping then flags at the same key (--solver-config then -S): merged, the later winning.
+        node[last] = {**node[last], **value} if isinstance(node.get(last), dict) and isinstance(value, dict) else value
     return tree
 
 

@@ -247,3 +247,32 @@ def eval_command_options() -> list[str]:
     from inspect_ai._cli.eval import eval_command
 
     return [param.opts[0] for param in eval_command.params if isinstance(param, click.Option)]
+
+
+def resolve_scanner(scan: Mapping[str, Any]) -> Any:
+    """``inspect.scan`` as Inspect's `--scanner` options resolve (its CLI's resolver; no public one):
+    the eval_set ``scanner`` argument. Raises UserError, one line, for what Inspect refuses."""
+    import click
+    from inspect_ai._cli._scanner import resolve_cli_scanner
+    from inspect_ai._util.error import PrerequisiteError
+
+    from eval_orchestrator.errors import UserError
+
+    def pairs(key: str) -> tuple[str, ...] | None:
+        return tuple(scan[key]) if scan.get(key) else None
+
+    try:
+        return resolve_cli_scanner(
+            scan["scanner"], pairs("scanner_args"), scans=scan.get("scans"), scan_name=scan.get("scan_name"),
+            scan_tags=scan.get("scan_tags"), scan_metadata=pairs("scan_metadata"), scan_filter=pairs("scan_filter"),
+            scan_model=scan.get("scan_model"), scan_model_base_url=scan.get("scan_model_base_url"),
+            scan_model_arg=pairs("scan_model_args"), scan_model_config=scan.get("scan_model_config"),
+            scan_model_role=pairs("scan_model_roles"), scan_generate_config=scan.get("scan_generate_config"),
+        )  # fmt: skip
+    except (click.UsageError, PrerequisiteError, ImportError, ValueError, OSError) as exc:
+        from rich.text import Text
+
+        message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+        plain = Text.from_markup(message).plain.removeprefix("ERROR:")  # Inspect's markup, for its console
+        text = " ".join(plain.split())  # its lines (the install command on the next) as one
+        raise UserError(f"--scanner {scan['scanner']!r}: {text}") from None

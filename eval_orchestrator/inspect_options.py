@@ -29,6 +29,9 @@ SUPPORTED: tuple[str, ...] = (
     # Solvers, sandboxes and approval
     "--sandbox", "--no-sandbox-cleanup", "--sandbox-prebuilt", "--approval", "--review", "--notification", "--solver",
     "-S", "--solver-config", "--no-epochs-reducer",
+    # Inspect Scout's scanners (resolved by Inspect; scanning needs inspect-scout, as with `inspect eval`)
+    "--scanner", "--scanner-arg", "--scans", "--scan-name", "--scan-tags", "--scan-metadata", "-F", "--scan-model",
+    "--scan-model-base-url", "--scan-model-arg", "--scan-model-config", "--scan-model-role", "--scan-generate-config",
     # Logs
     "--tags", "--metadata", "--no-log-realtime", "--log-images", "--log-model-api", "--log-refusals", "--log-buffer",
     "--log-shared", "--no-score-display",
@@ -59,20 +62,6 @@ NOT_APPLICABLE: dict[str, str] = {
 }
 
 NOT_YET: dict[str, str] = {
-    "--scanner": "Inspect Scout scanners after each sample (the inspect-scout package, results beside each log): "
-    "not wired yet",
-    "--scanner-arg": "with --scanner",
-    "--scans": "with --scanner",
-    "--scan-name": "with --scanner",
-    "--scan-tags": "with --scanner",
-    "--scan-metadata": "with --scanner",
-    "-F": "with --scanner",
-    "--scan-model": "with --scanner",
-    "--scan-model-base-url": "with --scanner",
-    "--scan-model-arg": "with --scanner",
-    "--scan-model-config": "with --scanner",
-    "--scan-model-role": "with --scanner",
-    "--scan-generate-config": "with --scanner",
     "--sentinel": "sentinel policies (a name and --sentinel-arg pairs Inspect builds into a spec): not wired yet",
     "--sentinel-arg": "with --sentinel",
     "--adaptive-connections": "not yet: a bounds value Inspect parses its own way (model.generate.adaptive_connections "

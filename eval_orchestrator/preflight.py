@@ -54,6 +54,8 @@ def check_selection(config: RunConfig) -> None:
             "inspect.sample_shuffle and inspect.sample_id (--sample-shuffle, --sample-id) cannot be used together; "
             "keep one"
         )
+    if config.inspect.scan is not None:  # Inspect's resolver, now: a refusal before any checkpoint work
+        inspect_api.resolve_scanner(config.inspect.scan.model_dump())
     if config.inspect.solver_args and config.inspect.solver is None:
         raise UserError("inspect.solver_args (-S, --solver-config) apply to a solver; give --solver (inspect.solver)")
     ours = {"eval_orchestrator_checkpoint", "checkpoint_name", "checkpoint_version", "checkpoint_digest"}

@@ -15,6 +15,7 @@ from eval_orchestrator.errors import ConfigError
 from eval_orchestrator.executor_config import ExecutorConfig
 from eval_orchestrator.redact import secret_path
 from eval_orchestrator.refs import CheckpointRef
+from eval_orchestrator.scan_options import ScanOptions
 from eval_orchestrator.strict import StrictModel
 from eval_orchestrator.watch_config import WatchConfig
 
@@ -85,6 +86,7 @@ class InspectOptions(StrictModel):
     notification: bool | str | None = Field(default=None, description="Human-in-the-loop notifications.")
     solver: str | None = Field(default=None, description="A solver replacing the tasks' own (--solver).")
     solver_args: dict[str, Any] | None = Field(default=None, description="The solver's args (-S, --solver-config).")
+    scan: ScanOptions | None = Field(default=None, description="Inspect Scout scanners after each sample (--scanner).")
     tags: list[str] | None = Field(default=None, description="Tags of the Inspect logs (--tags).")
     metadata: dict[str, str] | None = Field(default=None, description="Metadata of the Inspect logs (--metadata).")
     log_realtime: bool | None = Field(default=None, description="Log sample events as they happen.")
@@ -119,6 +121,10 @@ class InspectOptions(StrictModel):
         args = {k: v for k, v in self.model_dump(include=set(self.PASSED_TO_EVAL_SET)).items() if v is not None}
         # An empty reducer list is --no-epochs-reducer: each epoch's score kept.
         args["epochs"] = Epochs(self.epochs, self.epochs_reducer) if self.epochs_reducer is not None else self.epochs
+        if self.scan is not None:
+            from eval_orchestrator.inspect_api import resolve_scanner
+
+            args["scanner"] = resolve_scanner(self.scan.model_dump())
         if self.solver is not None:
             from inspect_ai.solver import SolverSpec
 

@@ -44,7 +44,7 @@ LAYERS: list[tuple[str, set[str]]] = [
                     "comparison.simulation", "tasks", "tasks.capitals",
                     "tiny_checkpoint", "comparison", "registry", "store", "tracking", "det", "watch"}),
     ("grammar", {"refs"}),
-    ("schema", {"checkpoint", "watch_config", "executor_config", "run_config", "config", "job"}),
+    ("schema", {"checkpoint", "watch_config", "executor_config", "scan_options", "run_config", "config", "job"}),
     ("infrastructure", {"local_files", "s3_objects", "wandb_api", "registry.*", "store.*", "spool", "publish", "hub",
                         "audit", "attempts", "task_loader", "ecosystem", "comparison.model", "watch.decision",
                         "watch.ledger", "trail", "comparison.report_spec"}),

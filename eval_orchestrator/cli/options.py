@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from eval_orchestrator.cli import option_values as values
+from eval_orchestrator.cli.option_tables import GENERATE_FLAGS, SCAN_FLAGS
 
 Path = tuple[str, ...]
 
@@ -54,30 +55,6 @@ def _switch(decl: str, path: Path, text: str, section: str, value: bool = True) 
     return Flag((decl,), name, text, section, path, is_flag=True, convert=lambda _: value,
                 example=((decl,), value))  # fmt: skip
 
-
-# Inspect's generation options that take one plain value (GenerateConfig validates it, in the preflight):
-# (name, type, help, (argument, config value)).
-GENERATE_FLAGS: tuple[tuple[str, Any, str, tuple[str, Any]], ...] = (
-    ("top_k", int, "Sample from the top K tokens.", ("40", 40)),
-    ("max_retries", int, "Retries of a failed model request.", ("3", 3)),
-    ("attempt_timeout", int, "Seconds one request attempt may take before a retry.", ("20", 20)),
-    ("stream_idle_timeout", int, "Seconds a streamed response may stay idle.", ("30", 30)),
-    ("system_message", str, "A system message to insert before the task's messages.", ("Be brief.", "Be brief.")),
-    ("best_of", int, "Completions generated server-side, the best returned.", ("2", 2)),
-    ("frequency_penalty", float, "Penalise tokens by how often they appeared (-2..2).", ("0.5", 0.5)),
-    ("presence_penalty", float, "Penalise tokens that appeared at all (-2..2).", ("0.5", 0.5)),
-    ("num_choices", int, "Completions to generate per request.", ("2", 2)),
-    ("top_logprobs", int, "Most likely tokens to return at each position (0..20).", ("5", 5)),
-    ("prompt_logprobs", int, "Log probabilities of the prompt's tokens (vLLM, SGLang).", ("1", 1)),
-    ("max_tool_output", int, "Bytes of a tool's output kept.", ("1000", 1000)),
-    ("verbosity", str, "Response verbosity (GPT-5): low, medium, high.", ("low", "low")),
-    ("effort", str, "Output effort (Claude): low, medium, high, xhigh, max.", ("low", "low")),
-    ("reasoning_effort", str, "Reasoning effort: none, minimal, low, medium, high, xhigh, max.", ("low", "low")),
-    ("reasoning_mode", str, "Reasoning mode: standard, pro.", ("pro", "pro")),
-    ("reasoning_tokens", int, "Most tokens to spend reasoning.", ("512", 512)),
-    ("reasoning_summary", str, "Reasoning summary: none, concise, detailed, auto.", ("auto", "auto")),
-    ("reasoning_history", str, "Reasoning kept in history: none, all, last, auto.", ("last", "last")),
-)
 
 PLAN, TASKS, MODEL, GENERATION, LIMITS, SANDBOX, LOGS, WANDB, STORE, EXECUTOR = (
     "Plan", "Tasks and samples", "Model", "Generation", "Limits and errors", "Solvers, sandboxes and approval",
@@ -215,6 +192,11 @@ RUN_FLAGS: tuple[Flag, ...] = (
           "name).", SANDBOX, ("s.py@agent", "s.py@agent")),
     Flag(("--solver-config",), "solver_config", "YAML or JSON file of solver args; -S wins.", SANDBOX,
          ("inspect", "solver_args"), str, convert=values.mapping_file("--solver-config", "solver args")),
+    *(
+        Flag((decl,), name, text, SANDBOX, ("inspect", "scan", key), str, multiple=many,
+             example=((*(() if decl == "--scanner" else ("--scanner", "s.py")), decl, "x"), ["x"] if many else "x"))
+        for decl, name, key, many, text in SCAN_FLAGS
+    ),
     Flag(("-S",), "solver_args", "Solver arg key=value (repeatable).", SANDBOX, ("inspect", "solver_args"),
          multiple=True, convert=values.solver_args, example=(("-S", "n=3"), {"n": 3})),
     _flag("--log-dir", ("inspect", "log_dir"), str, "Root of the Inspect logs.", LOGS, ("some-logs", "some-logs")),

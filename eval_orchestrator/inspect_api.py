@@ -276,3 +276,36 @@ def resolve_scanner(scan: Mapping[str, Any]) -> Any:
         plain = Text.from_markup(message).plain.removeprefix("ERROR:")  # Inspect's markup, for its console
         text = " ".join(plain.split())  # its lines (the install command on the next) as one
         raise UserError(f"--scanner {scan['scanner']!r}: {text}") from None
+
+
+def generate_value(name: str, raw: str, bare: int | None) -> Any:
+    """A generation option spelled as on Inspect's command line (``--cache 7``, ``--batch``, ``--adaptive-connections
+    2-40``, ``--response-schema JSON``), converted by Inspect's own pass (``config_from_locals``; its CLI and its
+    environment variables share it), as JSON-able as the run config is. ``bare``: what the flag alone means."""
+    from inspect_ai._util.flag_values import int_bool_or_str_value
+    from inspect_ai._util.generate_config_args import config_from_locals
+    from pydantic import BaseModel
+
+    from eval_orchestrator.errors import UserError
+
+    flag = "--" + name.replace("_", "-")
+    try:
+        value = int_bool_or_str_value(raw, bare) if bare is not None else raw
+        converted = config_from_locals({name: value}).get(name)
+    except Exception as exc:  # Inspect's parse errors: pydantic, YAML, its own
+        text = " ".join(str(exc).split())[:300]
+        raise UserError(f"{flag} {raw!r} is refused by Inspect: {text}") from None
+    return converted.model_dump(mode="json", exclude_none=True) if isinstance(converted, BaseModel) else converted
+
+
+def sentinel_spec(sentinel: str, args: list[str] | None) -> Any:
+    """``inspect.sentinel`` with its KEY=VALUE args as Inspect's `--sentinel`/`--sentinel-arg` build it."""
+    from inspect_ai._sentinel._config import sentinel_with_args
+    from inspect_ai._util.error import PrerequisiteError
+
+    from eval_orchestrator.errors import UserError
+
+    try:
+        return sentinel_with_args(sentinel, tuple(args or ()))
+    except PrerequisiteError as exc:
+        raise UserError(" ".join(str(exc).split())) from None

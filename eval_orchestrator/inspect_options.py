@@ -32,6 +32,9 @@ SUPPORTED: tuple[str, ...] = (
     # Inspect Scout's scanners (resolved by Inspect; scanning needs inspect-scout, as with `inspect eval`)
     "--scanner", "--scanner-arg", "--scans", "--scan-name", "--scan-tags", "--scan-metadata", "-F", "--scan-model",
     "--scan-model-base-url", "--scan-model-arg", "--scan-model-config", "--scan-model-role", "--scan-generate-config",
+    "--sentinel", "--sentinel-arg",
+    # Generation options Inspect converts its own way (its converter, so the same meaning)
+    "--cache", "--batch", "--adaptive-connections", "--response-schema",
     # Logs
     "--tags", "--metadata", "--no-log-realtime", "--log-images", "--log-model-api", "--log-refusals", "--log-buffer",
     "--log-shared", "--no-score-display",
@@ -61,15 +64,7 @@ NOT_APPLICABLE: dict[str, str] = {
     "--log-level-transcript": "Inspect's transcript log level; the log keeps what compare needs",
 }
 
-NOT_YET: dict[str, str] = {
-    "--sentinel": "sentinel policies (a name and --sentinel-arg pairs Inspect builds into a spec): not wired yet",
-    "--sentinel-arg": "with --sentinel",
-    "--adaptive-connections": "not yet: a bounds value Inspect parses its own way (model.generate.adaptive_connections "
-    "works)",
-    "--response-schema": "not yet: a JSON schema file Inspect builds a ResponseSchema from",
-    "--cache": "not yet: days, an expiry or a policy file in one value (model.generate.cache works)",
-    "--batch": "not yet: a size, a bool or a config file in one value (model.generate.batch works)",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def classify(option: str) -> tuple[str, str]:

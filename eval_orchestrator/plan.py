@@ -138,6 +138,8 @@ INSPECT_RESULT_OPTIONS = (
     "review",
     "solver",
     "solver_args",
+    "sentinel",
+    "sentinel_args",
 )
 
 

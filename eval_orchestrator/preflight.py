@@ -56,6 +56,10 @@ def check_selection(config: RunConfig) -> None:
         )
     if config.inspect.scan is not None:  # Inspect's resolver, now: a refusal before any checkpoint work
         inspect_api.resolve_scanner(config.inspect.scan.model_dump())
+    if config.inspect.sentinel is not None:
+        inspect_api.sentinel_spec(config.inspect.sentinel, config.inspect.sentinel_args)
+    elif config.inspect.sentinel_args:
+        raise UserError("inspect.sentinel_args (--sentinel-arg) apply to a sentinel; give --sentinel")
     if config.inspect.solver_args and config.inspect.solver is None:
         raise UserError("inspect.solver_args (-S, --solver-config) apply to a solver; give --solver (inspect.solver)")
     ours = {"eval_orchestrator_checkpoint", "checkpoint_name", "checkpoint_version", "checkpoint_digest"}

@@ -86,6 +86,8 @@ class InspectOptions(StrictModel):
     notification: bool | str | None = Field(default=None, description="Human-in-the-loop notifications.")
     solver: str | None = Field(default=None, description="A solver replacing the tasks' own (--solver).")
     solver_args: dict[str, Any] | None = Field(default=None, description="The solver's args (-S, --solver-config).")
+    sentinel: str | None = Field(default=None, description="A sentinel monitor or protocol, or its config file.")
+    sentinel_args: list[str] | None = Field(default=None, description="KEY=VALUE args of the sentinel.")
     scan: ScanOptions | None = Field(default=None, description="Inspect Scout scanners after each sample (--scanner).")
     tags: list[str] | None = Field(default=None, description="Tags of the Inspect logs (--tags).")
     metadata: dict[str, str] | None = Field(default=None, description="Metadata of the Inspect logs (--metadata).")
@@ -121,6 +123,10 @@ class InspectOptions(StrictModel):
         args = {k: v for k, v in self.model_dump(include=set(self.PASSED_TO_EVAL_SET)).items() if v is not None}
         # An empty reducer list is --no-epochs-reducer: each epoch's score kept.
         args["epochs"] = Epochs(self.epochs, self.epochs_reducer) if self.epochs_reducer is not None else self.epochs
+        if self.sentinel is not None:
+            from eval_orchestrator.inspect_api import sentinel_spec
+
+            args["sentinel"] = sentinel_spec(self.sentinel, self.sentinel_args)
         if self.scan is not None:
             from eval_orchestrator.inspect_api import resolve_scanner
 

@@ -93,6 +93,7 @@ def test_samples_limits_errors_logs_and_generation_options_reach_inspect(isolate
                   "--continue-on-fail", "--score-on-error", "--no-fail-on-error", "--max-subprocesses", "2",
                   "--tags", "nightly,a", "--metadata", "team=evals", "--log-buffer", "2", "--no-score-display",
                   "--log-refusals", "--cache-prompt", "false", "--logit-bias", "42=10", "--extra-body", "{k: 1}",
+                  "--cache", "1h", "--batch", "500",
                   "--json")  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     [outcome] = json.loads(done.stdout)
@@ -105,6 +106,8 @@ def test_samples_limits_errors_logs_and_generation_options_reach_inspect(isolate
     assert header.eval.metadata is not None and header.eval.metadata["team"] == "evals"
     assert header.eval.metadata["checkpoint_name"] == "tiny"  # ours beside the user's
     assert (generate.cache_prompt, generate.logit_bias, generate.extra_body) == (False, {42: 10.0}, {"k": 1})
+    assert generate.cache is not None and not isinstance(generate.cache, bool) and generate.cache.expiry == "1h"
+    assert generate.batch == 500  # Inspect's own reading of `--cache 1h` and `--batch 500`
     assert header.results is not None and header.results.total_samples == 4
     from tests.wandb_files import read_runs
 
@@ -119,6 +122,9 @@ def test_samples_limits_errors_logs_and_generation_options_reach_inspect(isolate
     [
         (("--sample-shuffle", "--sample-id", "1"), "--sample-shuffle, --sample-id) cannot be used together"),
         (("--metadata", "checkpoint_name=x"), "inspect.metadata (--metadata) key(s) checkpoint_name are ours"),
+        (("--sentinel-arg", "k=1"), "inspect.sentinel_args (--sentinel-arg) apply to a sentinel; give --sentinel"),
+        (("--sentinel", "m/x", "--sentinel-arg", "k"), "--sentinel-arg takes key=value, not 'k'"),
+        (("--cache", "soon"), "--cache 'soon' is refused by Inspect"),
     ],
 )
 def test_options_inspect_refuses_together_are_refused_before_any_checkpoint_work(

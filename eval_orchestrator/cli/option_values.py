@@ -128,3 +128,15 @@ def solver_args(pairs: tuple[str, ...]) -> dict[str, Any]:
     from eval_orchestrator.cli.common import kv_pairs
 
     return kv_pairs(pairs, "-S")
+
+
+def inspect_generate(name: str, bare: int | None = None) -> Callable[[str], Any]:
+    """A generation option Inspect converts its own way (--cache, --batch, --adaptive-connections,
+    --response-schema): its conversion, so the value means what it means for `inspect eval`."""
+
+    def convert(raw: str) -> Any:
+        from eval_orchestrator.inspect_api import generate_value
+
+        return generate_value(name, raw, bare)
+
+    return convert

@@ -278,6 +278,14 @@ def resolve_scanner(scan: Mapping[str, Any]) -> Any:
         raise UserError(f"--scanner {scan['scanner']!r}: {text}") from None
 
 
+def int_or_bool_value(raw: str, true_value: int) -> int:
+    """Inspect's reading of its `--name [N]` options: `true`/`yes`/`1` (and the bare flag) are
+    ``true_value``, `false`/`no`/`0` are 0, another integer is itself; ValueError otherwise."""
+    from inspect_ai._util.flag_values import int_or_bool_value as inspect_reading
+
+    return inspect_reading(raw, true_value)
+
+
 def generate_value(name: str, raw: str, bare: int | None) -> Any:
     """A generation option spelled as on Inspect's command line (``--cache 7``, ``--batch``, ``--adaptive-connections
     2-40``, ``--response-schema JSON``), converted by Inspect's own pass (``config_from_locals``; its CLI and its

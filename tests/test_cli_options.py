@@ -108,6 +108,27 @@ def test_a_solver_config_file_is_the_base_the_s_args_override(captured: dict[str
     assert captured["config"].inspect.solver_args == {"attempts": 5, "prompt": "be brief"}
 
 
+@pytest.mark.parametrize(
+    ("args", "path", "expected"),
+    [
+        (("--sample-shuffle",), ("inspect", "sample_shuffle"), True),
+        (("--sample-shuffle", "1"), ("inspect", "sample_shuffle"), True),  # Inspect: 1 is true, not seed 1
+        (("--sample-shuffle", "0"), ("inspect", "sample_shuffle"), None),  # ... and 0 is off
+        (("--retry-on-error",), ("inspect", "retry_on_error"), 1),
+        (("--retry-on-error", "0"), ("inspect", "retry_on_error"), None),
+        (("--log-shared",), ("inspect", "log_shared"), 10),
+        (("--notification", "0"), ("inspect", "notification"), None),
+        (("--notification", "1"), ("inspect", "notification"), True),
+    ],
+)
+def test_flag_or_number_options_read_as_inspect_reads_them(
+    args: tuple[str, ...], path: tuple[str, ...], expected: Any, captured: dict[str, Any]
+) -> None:
+    with pytest.raises(Captured):
+        CliRunner().invoke(main, [*BASE, *args])
+    assert _at(captured["config"], path) == expected
+
+
 def test_task_args_go_with_the_task_specs(captured: dict[str, Any]) -> None:
     with pytest.raises(Captured):
         CliRunner().invoke(main, [*BASE, "-T", "n=3", "-T", "lang=fr"])

@@ -24,19 +24,18 @@ def roles(pairs: tuple[str, ...]) -> dict[str, str]:
     return roles
 
 
-def int_or_bool(name: str, true: bool | int, false: bool | int | None) -> Callable[[str], bool | int | None]:
-    """Inspect's `--name [N]` options: alone or `true` -> ``true``, `false` -> ``false``, an integer -> itself."""
+def int_or_bool(
+    name: str, true_value: int, meaning: Callable[[int], bool | int | None] = lambda value: value
+) -> Callable[[str], bool | int | None]:
+    """Inspect's `--name [N]` options, read as Inspect reads them, then given the meaning its `eval`
+    gives the number (``meaning``; None: left unset)."""
 
     def convert(raw: str) -> bool | int | None:
         from eval_orchestrator.errors import UserError
+        from eval_orchestrator.inspect_api import int_or_bool_value
 
-        lowered = raw.strip().lower()
-        if lowered in ("true", "yes"):
-            return true
-        if lowered in ("false", "no"):
-            return false
         try:
-            return int(lowered)
+            return meaning(int_or_bool_value(raw.strip(), true_value))
         except ValueError:
             raise UserError(f"--{name} {raw!r}: give true, false or an integer") from None
 
@@ -109,10 +108,11 @@ def mapping_file(flag: str, what: str) -> Callable[[str], dict[str, Any]]:
     return convert
 
 
-def true_false_or_text(raw: str) -> bool | str:
-    """Inspect's --notification: alone or `true` -> True, `false` -> False, else the text itself."""
+def true_false_or_text(raw: str) -> bool | str | None:
+    """Inspect's --notification, as its callback reads it: alone or `true`/`yes`/`1` -> True,
+    `false`/`no`/`0` -> unset, else the text itself."""
     lowered = raw.strip().lower()
-    return True if lowered in ("true", "yes") else False if lowered in ("false", "no") else raw
+    return True if lowered in ("true", "yes", "1") else None if lowered in ("false", "no", "0") else raw
 
 
 def comma_list(raw: str) -> list[str]:

@@ -101,7 +101,8 @@ RUN_FLAGS: tuple[Flag, ...] = (
     Flag(("--no-epochs-reducer",), "no_epochs_reducer", "Keep each epoch's score (no reducer).", TASKS,
          ("inspect", "epochs_reducer"), is_flag=True, convert=lambda _: [], example=(("--no-epochs-reducer",), [])),
     Flag(("--sample-shuffle",), "sample_shuffle", "Shuffle the samples; give a seed for a fixed order.", TASKS,
-         ("inspect", "sample_shuffle"), bare="true", convert=values.int_or_bool("sample-shuffle", True, False),
+         ("inspect", "sample_shuffle"), bare="true",  # as Inspect: -1 (alone, true) shuffles, 0 does not
+         convert=values.int_or_bool("sample-shuffle", -1, lambda n: True if n == -1 else n or None),
          example=(("--sample-shuffle", "7"), 7)),
     _flag("--model", ("model", "name"), str, "Inspect model spec template, e.g. 'hf/{collection}' or 'vllm/{path}'.",
           MODEL, ("mockllm/{path}", "mockllm/{path}")),
@@ -174,7 +175,8 @@ RUN_FLAGS: tuple[Flag, ...] = (
     _switch("--continue-on-fail", ("inspect", "continue_on_fail"), "Past the error threshold, finish the samples.",
             LIMITS),
     Flag(("--retry-on-error",), "retry_on_error", "Retry a sample that errors (N times; alone: once).", LIMITS,
-         ("inspect", "retry_on_error"), bare="true", convert=values.int_or_bool("retry-on-error", 1, 0),
+         ("inspect", "retry_on_error"), bare="true",  # as Inspect: 0 retries is none
+         convert=values.int_or_bool("retry-on-error", 1, lambda n: n or None),
          example=(("--retry-on-error", "3"), 3)),
     _switch("--score-on-error", ("inspect", "score_on_error"), "Score samples that error.", LIMITS),
     _flag("--working-limit", ("inspect", "working_limit"), int, "Working seconds a sample may use.", LIMITS,
@@ -235,7 +237,7 @@ RUN_FLAGS: tuple[Flag, ...] = (
     _flag("--log-buffer", ("inspect", "log_buffer"), int, "Samples buffered before the log is written.", LOGS,
           ("5", 5)),
     Flag(("--log-shared",), "log_shared", "Sync sample events to the log dir (every N seconds; alone: 10).", LOGS,
-         ("inspect", "log_shared"), bare="true", convert=values.int_or_bool("log-shared", True, False),
+         ("inspect", "log_shared"), bare="true", convert=values.int_or_bool("log-shared", 10),  # Inspect's default
          example=(("--log-shared", "20"), 20)),
     _switch("--no-score-display", ("inspect", "score_display"), "Do not show metrics as the eval runs.", LOGS, False),
     JSON,

@@ -22,6 +22,14 @@ from eval_orchestrator.refs import CheckpointRef
 from eval_orchestrator.run_config import HubConfig, RunConfig, WandbConfig
 
 METADATA_KEY = "eval_orchestrator"
+# The eval-level metadata keys we set on each eval (launch.checkpoint_metadata); a user's --metadata
+# may not take them.
+CHECKPOINT_METADATA_KEYS = (
+    "eval_orchestrator_checkpoint",
+    "checkpoint_name",
+    "checkpoint_version",
+    "checkpoint_digest",
+)
 DEFAULT_PROJECT = "eval-orchestrator"
 
 WandbRunMode = Literal["online", "offline", "disabled"]

@@ -16,7 +16,7 @@ from eval_orchestrator import attempts, env, inspect_api
 from eval_orchestrator.ecosystem import hooks_environment, third_party_output, weave_environment
 from eval_orchestrator.error_text import error_text
 from eval_orchestrator.errors import EvalFailed, OrchestratorError, UserError
-from eval_orchestrator.job import METADATA_KEY, EvalMetadata
+from eval_orchestrator.job import CHECKPOINT_METADATA_KEYS, METADATA_KEY, EvalMetadata
 from eval_orchestrator.paths import is_remote
 from eval_orchestrator.plan import Plan, PlannedVersion
 from eval_orchestrator.task_loader import load_tasks
@@ -50,12 +50,8 @@ def checkpoint_metadata(version: PlannedVersion) -> dict[str, str]:
     """The eval's metadata: which checkpoint version it measured, keyed as in our W&B run config
     (inspect-wandb's Weave hooks make it the Weave evaluation's attributes)."""
     resolved = version.checkpoint.resolved
-    return {
-        "eval_orchestrator_checkpoint": str(resolved.version_ref),
-        "checkpoint_name": resolved.collection,
-        "checkpoint_version": resolved.version,
-        "checkpoint_digest": resolved.digest,
-    }
+    values = (str(resolved.version_ref), resolved.collection, resolved.version, resolved.digest)
+    return dict(zip(CHECKPOINT_METADATA_KEYS, values, strict=True))
 
 
 def run_version(plan: Plan, version: PlannedVersion, inspect_env: Mapping[str, str] | None = None) -> VersionResult:

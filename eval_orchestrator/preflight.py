@@ -21,7 +21,7 @@ from eval_orchestrator import env, inspect_api
 from eval_orchestrator.ecosystem import check_weave, load_entry_points
 from eval_orchestrator.error_text import error_text
 from eval_orchestrator.errors import ConfigError, UserError, from_os_error
-from eval_orchestrator.job import run_mode
+from eval_orchestrator.job import CHECKPOINT_METADATA_KEYS, run_mode
 from eval_orchestrator.run_config import RunConfig
 
 TEMPLATE_FIELDS = frozenset({"path", "collection", "version", "digest"})
@@ -37,6 +37,7 @@ def check_plan(config: RunConfig, environ: Mapping[str, str] | None = None) -> N
     check_secrets(config, environ)
     check_model(config)
     check_selection(config)
+    check_inspect_options(config)
     check_hooks(config)
     check_log_dir(config.inspect.log_dir)
     check_folder(config.wandb.dir or ".", "the W&B dir (WANDB_DIR / wandb.dir)")
@@ -54,7 +55,11 @@ def check_selection(config: RunConfig) -> None:
             "inspect.sample_shuffle and inspect.sample_id (--sample-shuffle, --sample-id) cannot be used together; "
             "keep one"
         )
-    if config.inspect.scan is not None:  # Inspect's resolver, now: a refusal before any checkpoint work
+
+
+def check_inspect_options(config: RunConfig) -> None:
+    """What Inspect would refuse only once a checkpoint is loaded (its resolvers, run now), or ours."""
+    if config.inspect.scan is not None:
         inspect_api.resolve_scanner(config.inspect.scan.model_dump())
     if config.inspect.sentinel is not None:
         inspect_api.sentinel_spec(config.inspect.sentinel, config.inspect.sentinel_args)
@@ -62,8 +67,7 @@ def check_selection(config: RunConfig) -> None:
         raise UserError("inspect.sentinel_args (--sentinel-arg) apply to a sentinel; give --sentinel")
     if config.inspect.solver_args and config.inspect.solver is None:
         raise UserError("inspect.solver_args (-S, --solver-config) apply to a solver; give --solver (inspect.solver)")
-    ours = {"eval_orchestrator_checkpoint", "checkpoint_name", "checkpoint_version", "checkpoint_digest"}
-    if clash := sorted(ours & set(config.inspect.metadata or {})):
+    if clash := sorted(set(CHECKPOINT_METADATA_KEYS) & set(config.inspect.metadata or {})):
         raise UserError(f"inspect.metadata (--metadata) key(s) {', '.join(clash)} are ours (the checkpoint "
                         "each eval measured); name yours otherwise")  # fmt: skip
 

@@ -125,9 +125,14 @@ def test_samples_limits_errors_logs_and_generation_options_reach_inspect(isolate
         (("--sentinel-arg", "k=1"), "inspect.sentinel_args (--sentinel-arg) apply to a sentinel; give --sentinel"),
         (("--sentinel", "m/x", "--sentinel-arg", "k"), "--sentinel-arg takes key=value, not 'k'"),
         (("--cache", "soon"), "--cache 'soon' is refused by Inspect"),
+        # Inspect's own scanner resolver decides: here inspect-scout is not installed.
+        (("--scanner", str(Path(__file__).parent / "fixtures" / "solvers.py")),
+         "Scanner support requires optional dependencies. Install with: pip install inspect-scout"),
+        (("--scanner", "nope/scanner"), "Could not resolve --scanner 'nope/scanner'"),
+        (("--scan-model", "mockllm/x"), "missing required key 'inspect.scan.scanner'"),
     ],
-)
-def test_options_inspect_refuses_together_are_refused_before_any_checkpoint_work(
+)  # fmt: skip
+def test_options_inspect_refuses_are_refused_before_any_checkpoint_work(
     isolated_env: Path, args: tuple[str, ...], fragment: str
 ) -> None:
     from tests.test_compare import _register
@@ -155,24 +160,3 @@ def test_a_solver_with_its_args_replaces_the_tasks_own_and_is_part_of_the_plan(i
     header = read_eval_log(second["log"], header_only=True)
     assert [step.params for step in header.plan.steps if step.solver.endswith("always")] == [{"answer": "yes!"}]
     assert header.eval.config.epochs_reducer == []
-
-
-@pytest.mark.parametrize(
-    ("args", "fragment"),
-    [
-        # Inspect's own resolver decides, before any checkpoint work: here inspect-scout is not installed.
-        (("--scanner", str(Path(__file__).parent / "fixtures" / "solvers.py")),
-         "Scanner support requires optional dependencies. Install with: pip install inspect-scout"),
-        (("--scanner", "nope/scanner"), "Could not resolve --scanner 'nope/scanner'"),
-        (("--scan-model", "mockllm/x"), "missing required key 'inspect.scan.scanner'"),
-    ],
-)  # fmt: skip
-def test_scanner_options_are_resolved_by_inspect_before_any_checkpoint_work(
-    isolated_env: Path, args: tuple[str, ...], fragment: str
-) -> None:
-    from tests.test_compare import _register
-
-    _register(isolated_env, "tiny", 1)
-    done = cli("run", "--checkpoint", "local-registry/tiny:v0", "--task", f"{SKILL}@skill", *args)
-    assert_one_line_error(done, fragment)
-    assert not [p for p in (isolated_env / "store").rglob("*") if p.is_file()]  # nothing fetched

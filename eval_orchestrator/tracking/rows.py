@@ -22,6 +22,7 @@ EXCERPT_CHARS = 1000  # per cell of the per-sample table: enough to read, not a 
 FIXED_COLUMNS = ("sample_id", "epoch", "input", "output", "target")
 LIMITS = ("message_limit", "token_limit", "time_limit", "working_limit", "turn_limit", "cost_limit", "fail_on_error",
           "retry_on_error", "continue_on_fail", "score_on_error")  # fmt: skip
+OFF_BY_DEFAULT = ("continue_on_fail", "score_on_error")  # off is Inspect's default: not a distinction
 DEFAULT_MODEL = str(ModelConfig.model_fields["name"].default)
 
 
@@ -100,12 +101,10 @@ def run_config(job: Job, spec: EvalSpec, eval_id: str) -> dict[str, Any]:
         "limit": spec.config.limit,
         "sample_id": spec.config.sample_id,
         "sample_shuffle": spec.config.sample_shuffle,
-        # A switch that is off (continue_on_fail, score_on_error) is Inspect's default: not a distinction.
         "limits": {
             k: limit
             for k in LIMITS
-            if (limit := getattr(spec.config, k, None)) not in (None, False)
-            or (k == "fail_on_error" and limit is False)
+            if (limit := getattr(spec.config, k, None)) is not None and not (k in OFF_BY_DEFAULT and limit is False)
         },
         "inspect_eval_id": eval_id,
         "eval_orchestrator_version": v["eval-orchestrator"],

@@ -25,6 +25,7 @@ STAMP := $(VENV)/.installed
 DET_VENV ?= .venv-determined
 DET_BIN := $(DET_VENV)/bin
 DET_STAMP := $(DET_VENV)/.installed
+DET_UV := $(BIN)/uv pip install --python $(DET_BIN)/python --compile-bytecode
 # Every test extra; the lockfiles are compiled from them (`make lock`).
 TEST_EXTRAS := --extra hf --extra dev --extra ray --extra evals --extra weave --extra docs
 DET_EXTRAS := --extra hf --extra dev --extra determined
@@ -51,9 +52,9 @@ $(STAMP): $(QUICK_STAMP) requirements/test.lock
 
 $(DET_STAMP): pyproject.toml requirements/determined.lock | $(BIN)/uv
 	test -x $(DET_BIN)/python || $(PYTHON) -m venv --without-pip $(DET_VENV)
-	$(BIN)/uv pip install --python $(DET_BIN)/python --compile-bytecode $(FIND_LINKS) "$(TORCH_SPEC)"
-	$(BIN)/uv pip install --python $(DET_BIN)/python --compile-bytecode -r requirements/determined.lock
-	$(BIN)/uv pip install --python $(DET_BIN)/python --compile-bytecode --no-deps -e .
+	$(DET_UV) $(FIND_LINKS) "$(TORCH_SPEC)"
+	$(DET_UV) -r requirements/determined.lock
+	$(DET_UV) --no-deps -e .
 	$(DET_BIN)/python -c "import eval_orchestrator, determined, inspect_ai, torch"
 	touch $@
 

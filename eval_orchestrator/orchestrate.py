@@ -6,7 +6,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -180,19 +181,41 @@ def execute(plan: Plan, notify: Notify = quiet, inspect_env: Mapping[str, str] |
 
     report = RunReport(plan.tracking, [v.log_dir for v in plan.versions], [], plan=plan)
     scrub = Scrubber.of(plan.tracking.secrets)  # an error a task echoed a secret into is shown without it
-    for version in plan.versions:
-        result = run_version(plan, version, inspect_env)
-        hint = context_hint(version.checkpoint.path, plan.generate.get("max_tokens"))
-        outcomes = outcomes_from_logs(version.jobs, result.logs, hint)
-        report.outcomes.extend(replace(o, error=scrub.text(o.error)) if o.error else o for o in outcomes)
-        tracked = tracker().collect(str(version.log_dir))
-        report.records.extend(tracked.records)
-        report.tracker_errors.extend(tracked.errors)
+    with _wandb_runs(plan):
+        for version in plan.versions:
+            result = run_version(plan, version, inspect_env)
+            hint = context_hint(version.checkpoint.path, plan.generate.get("max_tokens"))
+            outcomes = outcomes_from_logs(version.jobs, result.logs, hint)
+            report.outcomes.extend(replace(o, error=scrub.text(o.error)) if o.error else o for o in outcomes)
+        # Collected at the end: a writer process closes a version's runs while the next one runs.
+        for version in plan.versions:
+            tracked = tracker().collect(str(version.log_dir))
+            report.records.extend(tracked.records)
+            report.tracker_errors.extend(tracked.errors)
     for record in report.records:
         if record.fallback or record.upload_pending:
             why = record.fallback or "W&B did not take the run's data before the finish timeout"
             notify(f"run {record.run_id}: {why}; kept on disk, upload it with `eval-orchestrator sync`")
     return report
+
+
+@contextlib.contextmanager
+def _wandb_runs(plan: Plan) -> Iterator[None]:
+    """The plan's W&B runs in a writer process when it is large enough to gain from one (wandb.writer)."""
+    from eval_orchestrator.tracking import writer
+    from eval_orchestrator.tracking.hook import tracker
+
+    if not writer.uses_process(plan.wandb_writer, len(plan.jobs), plan.tracking.mode):
+        yield
+        return
+    client = writer.WriterClient()
+    try:
+        with tracker().writing_to(client):
+            yield
+    except BaseException:
+        client.close()  # waits while it closes the runs it was sent the end of (an interrupt included)
+        raise
+    client.close(wait=False)  # every run's record is collected
 
 
 def _where(item: Materialized) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.job import Job, TrackingSettings, canonical_json
@@ -43,6 +43,7 @@ class Plan:
     inspect: InspectOptions
     generate: Mapping[str, Any]  # Inspect GenerateConfig fields
     hooks: tuple[str, ...]  # extra Inspect hooks that must be installed
+    wandb_writer: Literal["auto", "process", "inline"] = "auto"  # where the W&B runs' SDK work runs
 
     @property
     def jobs(self) -> list[Job]:
@@ -87,6 +88,7 @@ def build_plan(
         inspect=config.inspect,
         generate=dict(config.model.generate),
         hooks=tuple(config.hooks),
+        wandb_writer=config.wandb.writer,
     )
 
 

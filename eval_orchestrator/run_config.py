@@ -193,6 +193,11 @@ class WandbConfig(StrictModel):
         description="Registry collection each results artifact is linked into, e.g. wandb-registry-evals/results.",
     )
     dir: str | None = Field(default=None, description="Where wandb writes run files (WANDB_DIR).")
+    writer: Literal["auto", "process", "inline"] = Field(
+        default="auto",
+        description="Where the W&B SDK's per-run work runs: process (a writer process beside the evals, on "
+        "another core), inline (in the eval process), or auto (a process for plans of 16 jobs or more).",
+    )
     weave: bool = Field(
         default=False,
         description="Trace each eval to Weave beside our W&B run, through inspect-wandb's Weave hooks "

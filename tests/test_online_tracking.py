@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from eval_orchestrator import orchestrate
 from eval_orchestrator.config import build_config
 from eval_orchestrator.tracking.rows import run_id
@@ -30,10 +32,14 @@ def _config(tmp: Path, **wandb: object):  # type: ignore[no-untyped-def]
     )
 
 
-def test_lineage_results_and_registry_links_of_a_two_task_plan(wandb_server: Server, isolated_env: Path) -> None:
+# inline: the SDK in the eval process; process: the W&B writer process a large plan gets.
+@pytest.mark.parametrize("writer", ["inline", "process"])
+def test_lineage_results_and_registry_links_of_a_two_task_plan(
+    wandb_server: Server, isolated_env: Path, writer: str
+) -> None:
     state = wandb_server.state
     model = state.add_version("team", "models", "tiny", FILES, ("prod",))
-    config = _config(isolated_env, link_results="wandb-registry-evals/capitals-results")
+    config = _config(isolated_env, link_results="wandb-registry-evals/capitals-results", writer=writer)
     report = orchestrate.run(config, model_args_override={"custom_outputs": mock_outputs})
     assert report.ok, (report.failed, report.tracker_errors)
     assert report.tracking.mode == "online"
@@ -69,8 +75,9 @@ def test_lineage_results_and_registry_links_of_a_two_task_plan(wandb_server: Ser
     assert len(linked.versions) == 2
 
 
+@pytest.mark.parametrize("writer", ["inline", "process"])
 def test_a_plan_killed_mid_run_resumes_in_the_same_run_without_a_second_results_version(
-    wandb_server: Server, isolated_env: Path
+    wandb_server: Server, isolated_env: Path, writer: str
 ) -> None:
     import os
     import signal
@@ -87,6 +94,7 @@ def test_a_plan_killed_mid_run_resumes_in_the_same_run_without_a_second_results_
         "--task", f"{slow}@slow", "-T", "count=8", "-T", "delay=0.3", "-T", f"record={solved}",
         "--model", "mockllm/model", "--max-samples", "1", "--log-dir", str(isolated_env / "logs"),
         "--wandb-mode", "online", "--wandb-project", "evals", "--wandb-entity", "team", "--display", "none",
+        "--wandb-writer", writer,
     ]  # fmt: skip
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120

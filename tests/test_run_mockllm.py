@@ -4,6 +4,7 @@ files read back, the Inspect logs, and the lineage spool."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def two_versions(isolated_env: Path, checkpoint_dir: Path) -> LocalRegistry:
     return registry
 
 
-def make_config(tmp: Path, extra_tasks: list[dict[str, Any]] | None = None):  # type: ignore[no-untyped-def]
+def make_config(tmp: Path, extra_tasks: list[dict[str, Any]] | None = None, writer: str = "auto"):  # type: ignore[no-untyped-def]
     flags = {
         "checkpoints": ["local-registry/tiny:v0", "local-registry/tiny:latest"],
         "tasks": [
@@ -61,13 +62,21 @@ def make_config(tmp: Path, extra_tasks: list[dict[str, Any]] | None = None):  # 
         ],
         "model": {"name": "mockllm/model", "args": {}},
         "inspect": {"log_dir": str(tmp / "logs"), "display": "none"},
-        "wandb": {"project": "unit-evals", "tags": ["ci"]},
+        "wandb": {"project": "unit-evals", "tags": ["ci"], "writer": writer},
     }
     return build_config(None, flags)
 
 
-def test_run_tracks_groups_publishes_and_resumes(isolated_env: Path, two_versions: LocalRegistry) -> None:
-    config = make_config(isolated_env)
+def wandb_pid(run: Any) -> int:
+    """The process the SDK ran the run in, as its own debug log says."""
+    first = (run.path.parent / "logs" / "debug.log").read_text().splitlines()[0]
+    return int(first.split()[3].rsplit(":", 1)[1])  # "<date> <time> INFO    <thread>:<pid> [<where>] ..."
+
+
+# inline: the SDK in this process (small plans); process: the W&B writer process (large plans), asked for here.
+@pytest.mark.parametrize("writer", ["inline", "process"])
+def test_run_tracks_groups_publishes_and_resumes(isolated_env: Path, two_versions: LocalRegistry, writer: str) -> None:
+    config = make_config(isolated_env, writer=writer)
     notes: list[str] = []
     report = orchestrate.run(config, notify=notes.append, model_args_override={"custom_outputs": mock_outputs})
 
@@ -84,6 +93,8 @@ def test_run_tracks_groups_publishes_and_resumes(isolated_env: Path, two_version
     assert sorted(r.group for r in runs) == ["tiny:v0", "tiny:v0", "tiny:v1", "tiny:v1"]
     assert {r.job_type for r in runs} == {"capitals"}
     assert {r.project for r in runs} == {"unit-evals"}
+    pids = {wandb_pid(run) for run in runs}
+    assert pids == {os.getpid()} if writer == "inline" else (len(pids) == 1 and os.getpid() not in pids)
     for run in runs:
         job = next(o.job for o in report.outcomes if o.job.key == run.config["job_key"])
         count = run.config["task_args"]["count"]

@@ -255,6 +255,9 @@ PUBLISH_FLAGS: tuple[Flag, ...] = (
           "results to (HF_TOKEN).", WANDB, ("org/r", "org/r")),
     _flag("--hf-upload-dir", ("hub", "upload_dir"), str, "Folder in that repo (default: eval-results).", WANDB,
           ("d", "d")),
+    _flag("--wandb-writer", ("wandb", "writer"), click.Choice(["auto", "process", "inline"]), "Where the W&B SDK's "
+          "per-run work runs: a writer process beside the evals, inline, or auto (a process from 16 jobs).", WANDB,
+          ("process", "process")),
 )  # fmt: skip
 STORE_FLAGS: tuple[Flag, ...] = (
     _flag("--artifact-dir", ("store", "artifact_dir"), str, "Checkpoint store root (WANDB_ARTIFACT_DIR).", STORE,

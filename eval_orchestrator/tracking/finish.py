@@ -169,12 +169,9 @@ def _finish_run(job_run: JobRun, status: str, spooling: _Spooling) -> None:
         spooling.upload = spooling.results = spooling.table = True
 
 
-def finish_job(
-    job_run: JobRun, progress: JobProgress, eval_log: EvalLog | None, exception: BaseException | None, fail: Fail
-) -> LineageRecord:
+def finish_job(job_run: JobRun, progress: JobProgress, summary: JobSummary, fail: Fail) -> LineageRecord:
     """Close the job's run and record its lineage; returns the record written to the spool."""
     job, run = job_run.job, job_run.run
-    summary = job_summary(eval_log, progress, exception)
     job_run.summarize(summary.run_summary())
     job_run.summarize(progress.token_summary())
     results = _results_files(job_run, summary, fail)

@@ -82,3 +82,23 @@ def interrupt_main_when_safe(give_up: threading.Event) -> bool:
             return True
         give_up.wait(RETRY_SEC)
     return False
+
+
+# AnyIO stops its idle worker threads when its event loop ends; an interrupt that unwinds the loop
+# leaves them waiting on their queues. They are not daemon threads, so the interpreter would wait
+# for them forever at exit (seen: a SIGTERM at the end of an eval, the command hung after
+# "terminated").
+_ANYIO_WORKER = "AnyIO worker thread"
+
+
+def exit_past_orphaned_workers(code: int) -> None:
+    """Exit with ``code`` now if an interrupted event loop left AnyIO's workers behind (exit handlers
+    run first, as at a normal exit); otherwise return, for the usual exit."""
+    if not any(thread.name == _ANYIO_WORKER and thread.is_alive() for thread in threading.enumerate()):
+        return
+    import atexit
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)

@@ -89,7 +89,9 @@ class ErrorsAsExitCodes(click.Group):
             terminated = interrupts.terminated()
             click.echo("terminated" if terminated else "interrupted", err=True)
             _forget_interrupt_in_string_eval()
-            ctx.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
+            code = EXIT_TERMINATED if terminated else EXIT_INTERRUPTED
+            interrupts.exit_past_orphaned_workers(code)
+            ctx.exit(code)
 
 
 def _forget_interrupt_in_string_eval() -> None:

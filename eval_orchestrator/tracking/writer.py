@@ -6,11 +6,11 @@ A plan of many jobs hands it to a child process (``WriterClient``), where the sa
 it on another core while the evals go on; a job's end is sent, not waited for, and the plan
 collects the records at its end.
 
-The child reads pickled messages from one pipe and answers on another (its stdout and stderr
-stay the user's, as wandb's own output would be). It ignores SIGINT and SIGTERM: when the plan is
-interrupted, it closes the runs whose ends it was sent and exits when the eval process closes
-the pipe, so an interrupt loses no run. If the eval process dies outright, the runs it never
-ended stay as its crash would have left them.
+The child reads pickled messages from one pipe and answers on another; what it prints goes to
+the user's stderr (our stdout is the command's result). It ignores SIGINT and SIGTERM: when the
+plan is interrupted, it closes the runs whose ends it was sent and exits when the eval process
+closes the pipe, so an interrupt loses no run. If the eval process dies outright, the runs it
+never ended stay as its crash would have left them.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ class WriterClient:
             [sys.executable, "-m", "eval_orchestrator.tracking.writer", str(commands_read), str(replies_write)],
             pass_fds=(commands_read, replies_write),
             stdin=subprocess.DEVNULL,
+            stdout=2,  # what it prints is diagnostics: our stdout is the command's result (--json)
             env=child_env,
         )
         os.close(commands_read)

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from eval_orchestrator import orchestrate
 from eval_orchestrator.config import build_config
 from eval_orchestrator.registry.local import LocalRegistry
@@ -77,3 +79,15 @@ def test_a_terminated_plan_waits_for_the_writer_to_close_every_run(isolated_env:
     assert len(runs) == 2 and all(run.exit_code == 1 for run in runs)  # closed, as not done, by the writer
     lineage = [json.loads(line) for line in Spool(str(isolated_env / "wb")).lineage_file.read_text().splitlines()]
     assert sorted(record["local_run_id"] for record in lineage) == sorted(run.run_id for run in runs)
+
+
+def test_the_writer_runs_its_own_wandb_service(
+    isolated_env: Path, checkpoint_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # wandb sets WANDB_SERVICE in a process once it ran there; a writer that joined this process's
+    # service would tear it down when it exits, under the runs this process still has open.
+    LocalRegistry(isolated_env / "registry").add(checkpoint_dir, "tiny")
+    monkeypatch.setenv("WANDB_SERVICE", "3-1-unix-/nonexistent/socket")  # a service that is not there
+    report = orchestrate.run(build_config(None, _plan(isolated_env, 0.0)))
+    assert report.ok, report.tracker_errors
+    assert [run.exit_code for run in read_runs(isolated_env / "wb")] == [0, 0]

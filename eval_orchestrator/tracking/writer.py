@@ -89,6 +89,9 @@ class WriterClient:
         replies_read, replies_write = os.pipe()
         package_root = str(Path(__file__).resolve().parents[2])
         child_env = env.snapshot()  # the plan's environment: W&B's settings, the declared secrets' values
+        # Its own wandb service: joining this process's (WANDB_SERVICE, set by wandb here once it ran),
+        # the writer's exit would tear down the service this process's own runs use.
+        child_env.pop("WANDB_SERVICE", None)
         child_env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, child_env.get("PYTHONPATH")]))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "eval_orchestrator.tracking.writer", str(commands_read), str(replies_write)],

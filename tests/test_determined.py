@@ -143,16 +143,23 @@ def test_preempted_trial_stops_keeps_logs_and_resumes_in_the_same_wandb_run(
     class PreemptAfterSomeSamples(det.core.DummyPreemptContext):  # type: ignore[misc]
         """Determined's off-cluster preempt context, told to preempt once a few samples are done."""
 
+        asked_at: float | None = None  # when it first said "preempt"
+
         def should_preempt(self, auto_ack: bool = True) -> bool:
-            return solved.exists() and len(solved.read_text().split()) >= 3
+            due = solved.exists() and len(solved.read_text().split()) >= 3
+            if due and self.asked_at is None:
+                self.asked_at = time.monotonic()
+            return due
 
     ctx = det.core._dummy_init(checkpoint_storage=str(isolated_env / "det"))
-    ctx.preempt = PreemptAfterSomeSamples(ctx.distributed, det.core.PreemptMode.WorkersAskChief)
-    started = time.monotonic()
+    ctx.preempt = preempt = PreemptAfterSomeSamples(ctx.distributed, det.core.PreemptMode.WorkersAskChief)
     with ctx:
         first = run_trial(ctx, hparams, poll_interval=0.1)
     assert first.preempted and not first.reported
-    assert time.monotonic() - started < 8, "the trial did not stop soon after the preemption"
+    # From the preemption, not from the start: start-up (imports, W&B) on a loaded 2-core CI machine
+    # once took 8.5 s of a start-to-stop bound of 8 s.
+    assert preempt.asked_at is not None
+    assert time.monotonic() - preempt.asked_at < 5, "the trial did not stop soon after the preemption"
     done_before = solved.read_text().split()
     assert 3 <= len(done_before) < 12
 

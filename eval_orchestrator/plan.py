@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from eval_orchestrator.checkpoint import ResolvedCheckpoint
 from eval_orchestrator.job import Job, TrackingSettings, canonical_json
 from eval_orchestrator.paths import Location, child, is_remote
 from eval_orchestrator.redact import redact
-from eval_orchestrator.run_config import InspectOptions, ModelConfig, RunConfig, TaskConfig
+from eval_orchestrator.run_config import InspectOptions, ModelConfig, RunConfig, TaskConfig, WandbWriter
 from eval_orchestrator.store.checkpoint_store import Materialized
 from eval_orchestrator.task_loader import LoadedTask
 from eval_orchestrator.trail import without_trail
@@ -43,7 +43,7 @@ class Plan:
     inspect: InspectOptions
     generate: Mapping[str, Any]  # Inspect GenerateConfig fields
     hooks: tuple[str, ...]  # extra Inspect hooks that must be installed
-    wandb_writer: Literal["auto", "process", "inline"] = "auto"  # where the W&B runs' SDK work runs
+    wandb_writer: WandbWriter = "auto"  # where the W&B runs' SDK work runs
 
     @property
     def jobs(self) -> list[Job]:

@@ -20,6 +20,7 @@ from eval_orchestrator.strict import StrictModel
 from eval_orchestrator.watch_config import WatchConfig
 
 WandbMode = Literal["auto", "online", "offline", "disabled"]
+WandbWriter = Literal["auto", "process", "inline"]  # where the W&B SDK's per-run work runs
 
 
 class TaskConfig(StrictModel):
@@ -193,7 +194,7 @@ class WandbConfig(StrictModel):
         description="Registry collection each results artifact is linked into, e.g. wandb-registry-evals/results.",
     )
     dir: str | None = Field(default=None, description="Where wandb writes run files (WANDB_DIR).")
-    writer: Literal["auto", "process", "inline"] = Field(
+    writer: WandbWriter = Field(
         default="auto",
         description="Where the W&B SDK's per-run work runs: process (a writer process beside the evals, on "
         "another core), inline (in the eval process), or auto (a process for plans of 16 jobs or more).",

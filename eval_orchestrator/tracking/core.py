@@ -65,11 +65,12 @@ class JobTracker:
     """Open runs by Inspect eval id; finished jobs' records and failures by eval_set log dir."""
 
     def __init__(self) -> None:
-        self.runs: dict[str, tuple[EvalMetadata, JobRun]] = {}
+        self.open_runs: dict[str, tuple[EvalMetadata, JobRun]] = {}
         self._starter = ThreadPoolExecutor(max_workers=4, thread_name_prefix="wandb-init")
         self._results: dict[str, LaunchResults] = {}
 
-    def _fail(self, meta: EvalMetadata, what: str) -> None:
+    def fail(self, meta: EvalMetadata, what: str) -> None:
+        """Report the exception being handled as a failure of ``meta``'s job, kept with its log dir's results."""
         message = failure(meta.job, what)
         log.error(message)
         self._results.setdefault(meta.log_dir, LaunchResults()).errors.append(message)
@@ -77,36 +78,36 @@ class JobTracker:
     def start(self, eval_id: str, meta: EvalMetadata, config: dict[str, Any]) -> Future[None]:
         """Create the job's run; wandb.init takes a while, so in a thread (rows logged meanwhile wait)."""
         job_run = JobRun(meta.job, meta.tracking, scrub=Scrubber.of(meta.tracking.secrets))
-        self.runs[eval_id] = (meta, job_run)
+        self.open_runs[eval_id] = (meta, job_run)
         job_run.starting = self._starter.submit(job_run.start, config)
         return job_run.starting
 
     def log(self, eval_id: str, row: dict[str, Any]) -> None:
-        if (opened := self.runs.get(eval_id)) is None:
+        if (opened := self.open_runs.get(eval_id)) is None:
             return
         meta, job_run = opened
         try:
             job_run.log(row)
         except Exception:
-            self._fail(meta, "logging a sample")
+            self.fail(meta, "logging a sample")
 
     def finish(self, eval_id: str, end: JobEnd) -> None:
         """Close the job's run and keep its lineage record (blocking: the run must not stay open)."""
-        if (opened := self.runs.pop(eval_id, None)) is None:
+        if (opened := self.open_runs.pop(eval_id, None)) is None:
             return
         meta, job_run = opened
         try:
             assert job_run.starting is not None
             job_run.starting.result(timeout=300)
         except Exception:
-            self._fail(meta, "starting the run")
+            self.fail(meta, "starting the run")
             return
         try:
             job_run.log(end.progress.take())  # the last progress, and rows from before the run existed
-            record = finish_job(job_run, end.progress, end.summary, lambda what: self._fail(meta, what))
+            record = finish_job(job_run, end.progress, end.summary, lambda what: self.fail(meta, what))
             self._results.setdefault(meta.log_dir, LaunchResults()).records.append(record)
         except Exception:
-            self._fail(meta, "finishing the run")
+            self.fail(meta, "finishing the run")
             with contextlib.suppress(Exception):  # already reported; do not leave the run open
                 job_run.run.finish(exit_code=1)
 

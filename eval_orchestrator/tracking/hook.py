@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -27,12 +26,10 @@ from eval_orchestrator.job import EvalMetadata
 from eval_orchestrator.redact import redact
 from eval_orchestrator.scrub import Scrubber
 from eval_orchestrator.tracking import sinks
-from eval_orchestrator.tracking.core import JobEnd, JobTracker, LaunchResults, Tracking, failure
+from eval_orchestrator.tracking.core import JobEnd, JobTracker, LaunchResults, Tracking
 from eval_orchestrator.tracking.finish import job_summary
 from eval_orchestrator.tracking.progress import JobProgress
 from eval_orchestrator.tracking.rows import model_labels, run_config
-
-log = logging.getLogger(__name__)
 
 HOOK_NAME = "eval_orchestrator_wandb"
 _instance: WandbTracker | None = None
@@ -56,7 +53,6 @@ class WandbTracker(Hooks):
         self.jobs: dict[str, TrackedJob] = {}  # by Inspect eval id
         self.local = JobTracker()
         self.runs: Tracking = self.local  # where the W&B runs are: here, or the writer process
-        self._errors: dict[str, list[str]] = {}  # this side's failures, by the eval_set log dir
 
     def enabled(self) -> bool:
         return HOOK_NAME in {name.rsplit("/", 1)[-1] for name in env.required_hooks()}
@@ -72,16 +68,13 @@ class WandbTracker(Hooks):
 
     def collect(self, log_dir: str) -> LaunchResults:
         """The records and failures of the eval_set that logged to ``log_dir`` (handed out once)."""
-        ours = LaunchResults(errors=self._errors.pop(log_dir, []))
+        ours = self.local.collect(log_dir)  # this side's failures (and the runs, when they are here)
+        if self.runs is self.local:
+            return ours
         try:
             return self.runs.collect(log_dir).merge(ours)
         except Exception as exc:  # the writer process is gone: its runs' records with it
             return ours.merge(LaunchResults(errors=[f"W&B tracking failed for {log_dir}: {exc}"]))
-
-    def _fail(self, tracked: TrackedJob, what: str) -> None:
-        message = failure(tracked.meta.job, what)
-        log.error(message)
-        self._errors.setdefault(tracked.meta.log_dir, []).append(message)
 
     async def on_task_start(self, data: TaskStart) -> None:
         meta = EvalMetadata.from_inspect(data.spec.metadata)
@@ -99,7 +92,7 @@ class WandbTracker(Hooks):
         try:
             starting = self.runs.start(data.eval_id, meta, config)
         except Exception:
-            self._fail(tracked, "starting the run")
+            self.local.fail(tracked.meta, "starting the run")
             return
         # wandb.init takes about half a second, so the samples start meanwhile (their rows wait).
         # Online, we wait for it: lineage comes before the eval.
@@ -118,7 +111,7 @@ class WandbTracker(Hooks):
             done = tracked.progress.completed + tracked.progress.errored
             sinks.report(tracked.meta.job.label, tracked.meta.job.key, done, tracked.planned)
         except Exception:
-            self._fail(tracked, "logging a sample")
+            self.local.fail(tracked.meta, "logging a sample")
 
     async def on_task_end(self, data: TaskEnd) -> None:
         tracked = self.jobs.get(data.eval_id)
@@ -139,7 +132,7 @@ class WandbTracker(Hooks):
                 # closes it on its own time.
                 self.runs.finish(eval_id, JobEnd(tracked.progress, summary))
             except Exception:
-                self._fail(tracked, "finishing the run")
+                self.local.fail(tracked.meta, "finishing the run")
 
 
 def required_hook_names() -> list[str]:

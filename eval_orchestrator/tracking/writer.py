@@ -26,18 +26,18 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from eval_orchestrator import env
 from eval_orchestrator.job import EvalMetadata
+from eval_orchestrator.run_config import WandbWriter
 from eval_orchestrator.tracking.core import JobEnd, LaunchResults
 
 CLOSE_TIMEOUT_S = 600  # what closing may wait for the runs still finishing (finish_timeout is 120 s)
 PROCESS_FROM_JOBS = 16  # wandb.writer "auto": a plan this large starts the writer process (about a second of CPU)
-WriterMode = Literal["auto", "process", "inline"]
 
 
-def uses_process(mode: WriterMode, jobs: int, tracking_mode: str) -> bool:
+def uses_process(mode: WandbWriter, jobs: int, tracking_mode: str) -> bool:
     """Whether a plan's W&B runs go to a writer process (W&B disabled logs nothing worth moving)."""
     if tracking_mode == "disabled":
         return False
@@ -209,7 +209,7 @@ def serve(commands: Connection, replies: Connection) -> None:
             tracker.finish(message.eval_id, message.end)
         elif isinstance(message, Collect):
             answer(Reply(message.request, results=tracker.collect(message.log_dir)))
-    if tracker.runs:
+    if tracker.open_runs:
         # The eval process died without ending these (an interrupt ends them first): they are left
         # as its crash would leave them, for the next attempt to resume, not closed as if done.
         os._exit(1)

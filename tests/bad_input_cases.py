@@ -397,6 +397,7 @@ CASES = [
     Case("--secret bad name", run("--secret", "1BAD"), 2, "secrets"),
     Case("--secret unset", run("--secret", "NOT_SET_Y"), 2, "not set"),
     Case("--wandb-mode bad", run("--wandb-mode", "sometimes"), 2, "--wandb-mode"),
+    Case("--wandb-writer bad", run("--wandb-writer", "thread"), 2, "--wandb-writer"),
     Case("--wandb-project bad", run("--wandb-project", "a#b"), 2, "W&B project"),
     Case("--log-dir into a file", run("--log-dir", "plan.yaml/x"), 2, "log dir", setup=plan("a: 1")),
     Case("--display bad", run("--display", "loud"), 2, "--display"),
@@ -482,6 +483,9 @@ CASES = [
         "looks like a secret",
         setup=valid_plan(wandb={"config": {"token": "x"}}),
         venv="determined",
+    ),
+    Case(
+        "wandb.writer bad", ("run", "--config", "plan.yaml"), 2, "wandb.writer", setup=valid_plan(wandb={"writer": 1})
     ),
     Case(
         "wandb.weave without inspect-wandb[weave]",

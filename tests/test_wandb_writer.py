@@ -28,10 +28,10 @@ from tests.wandb_files import read_runs
 SLOW = Path(__file__).parent / "fixtures" / "slow_tasks.py"
 
 
-def _plan(tmp: Path, delay: float) -> dict[str, object]:
+def _plan(tmp: Path, delay: float, count: int = 4) -> dict[str, object]:
     return {
         "checkpoints": ["local-registry/tiny:v0"],
-        "tasks": [{"spec": f"{SLOW}@slow", "args": {"count": 4, "delay": delay + n * 1e-6}} for n in range(2)],
+        "tasks": [{"spec": f"{SLOW}@slow", "args": {"count": count, "delay": delay + n * 1e-6}} for n in range(2)],
         "model": {"name": "mockllm/model", "args": {}},
         "inspect": {"log_dir": str(tmp / "logs"), "display": "none", "max_samples": 1},
         "wandb": {"project": "writer", "writer": "process"},
@@ -63,7 +63,8 @@ def test_a_writer_that_dies_mid_plan_fails_the_command_in_one_line_and_the_evals
 def test_a_terminated_plan_waits_for_the_writer_to_close_every_run(isolated_env: Path, checkpoint_dir: Path) -> None:
     LocalRegistry(isolated_env / "registry").add(checkpoint_dir, "tiny")
     config = isolated_env / "plan.json"  # JSON is YAML
-    config.write_text(json.dumps(_plan(isolated_env, 0.4)))
+    # 20 samples of 0.4 s, one at a time: still running when the signal comes, however slow the runs open
+    config.write_text(json.dumps(_plan(isolated_env, 0.4, count=20)))
     args = [sys.executable, "-m", "eval_orchestrator.cli", "run", "--config", str(config)]
     proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
